@@ -1,1 +1,10 @@
+//! The pure domain of ihos: parsed values, rules and state machines. No IO.
 
+pub mod access;
+mod error;
+pub mod identity;
+pub mod org;
+
+pub use error::DomainError;
+pub use identity::{LicenceNumber, Password, PhoneNumber, RealName, ResidentId, Role, Title};
+pub use org::{OrgKind, Specialty};

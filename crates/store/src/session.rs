@@ -1,0 +1,76 @@
+//! Login sessions (one token serves as UI cookie and API bearer) and the
+//! record of login attempts that rate limiting counts.
+
+use sqlx::AnyConnection;
+
+use crate::StoreResult;
+
+pub async fn insert_session(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    account_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(account_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The account a live session token belongs to.
+pub async fn session_account(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT s.account_id FROM sessions s JOIN accounts a ON a.id = s.account_id \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = 0",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+pub async fn delete_session(conn: &mut AnyConnection, token_hash: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_login_attempt(
+    conn: &mut AnyConnection,
+    key_hash: &str,
+    at: i64,
+    succeeded: bool,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO login_attempts (key_hash, at, succeeded) VALUES ($1, $2, $3)")
+        .bind(key_hash)
+        .bind(at)
+        .bind(i64::from(succeeded))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Failed attempts for `key_hash` since `since`, stopping at the last success.
+pub async fn failures_since(conn: &mut AnyConnection, key_hash: &str, since: i64) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM login_attempts WHERE key_hash = $1 AND at >= $2 AND succeeded = 0 \
+         AND at > COALESCE((SELECT MAX(at) FROM login_attempts WHERE key_hash = $1 AND succeeded = 1), 0)",
+    )
+    .bind(key_hash)
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?)
+}
