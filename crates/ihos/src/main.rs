@@ -1,1 +1,63 @@
-fn main() {}
+//! The ihos binary: `serve`, `migrate`, `demo`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use ihos_server::{Settings, app, demo};
+
+#[derive(Parser)]
+#[command(name = "ihos", version, about = "ihos internet hospital platform")]
+struct Cli {
+    /// Settings file (TOML); IHOS_* environment variables override it.
+    #[arg(long, global = true, env = "IHOS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrations are applied on start).
+    Serve {
+        /// Listen address, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Load the demo consortium first (once) and print its accounts.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load the demo consortium and print its accounts once.
+    Demo,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    app::init_logging(&settings.log_format);
+    match cli.command {
+        Command::Serve { bind, demo: with_demo } => {
+            if let Some(b) = bind {
+                settings.bind = b;
+            }
+            let mut state = ihos_server::build_state(settings).await?;
+            state.metrics = ihos_server::install_metrics();
+            if with_demo {
+                demo::print_accounts(&demo::load(&state).await?);
+            }
+            ihos_server::serve(state, ihos_server::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            ihos_server::build_state(settings).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Demo => {
+            let state = ihos_server::build_state(settings).await?;
+            demo::print_accounts(&demo::load(&state).await?);
+            Ok(())
+        }
+    }
+}

@@ -1,1 +1,18 @@
+//! The ihos server: JSON API, web UI, health and metrics.
 
+pub mod app;
+pub mod auth;
+pub mod crypto;
+pub mod demo;
+pub mod error;
+pub mod i18n;
+pub mod identity;
+mod json;
+pub mod org;
+pub mod settings;
+pub mod state;
+pub mod web;
+
+pub use app::{build_state, install_metrics, router, serve, shutdown_signal};
+pub use settings::Settings;
+pub use state::AppState;

@@ -389,3 +389,16 @@ impl Table {
         }
     }
 }
+
+pub async fn practitioner_by_licence(
+    conn: &mut AnyConnection,
+    licence_no: &str,
+) -> StoreResult<Option<PractitionerRow>> {
+    Ok(sqlx::query_as(
+        "SELECT account_id, name, role, title, licence_no, practising_since, created_at \
+         FROM practitioners WHERE licence_no = $1",
+    )
+    .bind(licence_no)
+    .fetch_optional(&mut *conn)
+    .await?)
+}

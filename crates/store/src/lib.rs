@@ -121,6 +121,11 @@ impl Store {
         &self.pool
     }
 
+    /// One pooled connection.
+    pub async fn conn(&self) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
     pub async fn begin(&self) -> StoreResult<Transaction<'static, sqlx::Any>> {
         Ok(self.pool.begin().await?)
     }

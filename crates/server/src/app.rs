@@ -1,0 +1,172 @@
+//! Assembly: state, routers, middleware, and serving with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use ihos_store::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use crate::crypto::Vault;
+use crate::settings::Settings;
+use crate::state::AppState;
+use crate::{identity, org, web};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ihos API", description = "Internet hospital platform: identity, organisations and care services."),
+    paths(
+        identity::sign_up, identity::login, identity::logout, identity::me,
+        identity::add_dependant, identity::read_patient, identity::patient_audit,
+        org::specialties, org::list_orgs, org::create_org, org::org_detail,
+        org::add_department, org::org_staff, org::create_practitioner, org::add_affiliation,
+        org::practitioner, org::create_consortium, org::consortium, org::add_member,
+        org::create_staff_account,
+    ),
+    tags((name = "identity"), (name = "organisations"))
+)]
+pub struct ApiDoc;
+
+/// Open the database, apply migrations and build the shared state.
+pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    let key = settings.resolve_data_key()?;
+    let store = Store::connect(&settings.database_url, settings.max_connections).await?;
+    store.migrate().await?;
+    Ok(AppState { store, vault: Vault::new(&key), settings: Arc::new(settings), metrics: None })
+}
+
+/// Install the Prometheus recorder once per process; later calls reuse it.
+pub fn install_metrics() -> Option<PrometheusHandle> {
+    PrometheusBuilder::new().install_recorder().ok()
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(identity::router())
+        .merge(org::router())
+        .fallback(api_not_found);
+    Router::new()
+        .merge(api)
+        .merge(web::router())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(|| async { axum::Json(ApiDoc::openapi()) }))
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(track_metrics))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            // Paths carry ids only; query strings are left out of logs.
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        .with_state(state)
+}
+
+async fn api_not_found() -> crate::error::ApiError {
+    crate::error::ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "There is no such API endpoint; see /api/openapi.json.")
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder not installed").into_response(),
+    }
+}
+
+async fn track_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let labels = [("method", method), ("route", route), ("status", resp.status().as_u16().to_string())];
+    metrics::counter!("ihos_http_requests_total", &labels).increment(1);
+    metrics::histogram!("ihos_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// Patient data must not be cached by browsers or proxies; pages load only our own scripts.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let is_static = req.uri().path().starts_with("/static/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    if !is_static {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    resp
+}
+
+/// Bind, print the address, serve until `shutdown` resolves, then drain.
+pub async fn serve(
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&state.settings.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to find the port.
+    println!("ihos listening on http://{addr}");
+    tracing::info!(%addr, backend = ?state.store.backend(), "listening");
+    let store = state.store.clone();
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+pub fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("IHOS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,117 @@
+//! Who is calling: a session token from the `Authorization: Bearer` header
+//! (API) or the `ihos_session` cookie (UI), resolved to an account and its
+//! role grants.
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use ihos_domain::Role;
+use ihos_store::{identity, now_ms, session};
+
+use crate::crypto::token_hash;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "ihos_session";
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account_id: String,
+    pub display_name: String,
+    /// (role, scope): the scope is an organisation or consortium id, or "".
+    pub grants: Vec<(Role, String)>,
+    pub request_id: Option<String>,
+}
+
+impl Caller {
+    pub fn has(&self, role: Role) -> bool {
+        self.grants.iter().any(|(r, _)| *r == role)
+    }
+
+    pub fn roles(&self) -> Vec<Role> {
+        let mut roles: Vec<Role> = self.grants.iter().map(|(r, _)| *r).collect();
+        roles.dedup();
+        roles
+    }
+
+    /// Comma-separated role names for the audit log.
+    pub fn roles_label(&self) -> String {
+        self.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+    }
+
+    pub fn scopes(&self, role: Role) -> impl Iterator<Item = &str> {
+        self.grants.iter().filter(move |(r, _)| *r == role).map(|(_, s)| s.as_str())
+    }
+
+    /// Platform admins administer every organisation; an org admin only their own.
+    pub fn may_admin_org(&self, org_id: &str) -> bool {
+        self.has(Role::PlatformAdmin) || self.scopes(Role::OrgAdmin).any(|s| s == org_id)
+    }
+
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.has(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("This needs the {} role.", role.as_str())))
+        }
+    }
+}
+
+pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
+    if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Some(token) = auth.strip_prefix("Bearer ")
+    {
+        return Some(token.trim().to_string());
+    }
+    cookie(headers, SESSION_COOKIE)
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+    let Some(token) = token_from_headers(headers) else {
+        return Ok(None);
+    };
+    let mut conn = state.store.conn().await?;
+    let Some(account_id) = session::session_account(&mut conn, &token_hash(&token), now_ms()).await? else {
+        return Ok(None);
+    };
+    let Some(account) = identity::account(&mut conn, &account_id).await? else {
+        return Ok(None);
+    };
+    let grants = identity::roles_of(&mut conn, &account_id)
+        .await?
+        .into_iter()
+        .filter_map(|g| Role::parse(&g.role).ok().map(|r| (r, g.scope_id)))
+        .collect();
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    Ok(Some(Caller { account_id, display_name: account.display_name, grants, request_id }))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        resolve(state, &parts.headers).await?.ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// A caller who may or may not be logged in (public pages).
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(MaybeCaller(resolve(state, &parts.headers).await?))
+    }
+}

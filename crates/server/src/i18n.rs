@@ -1,0 +1,163 @@
+//! User-interface text: Simplified Chinese by default, English on request.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn t(self, key: &str) -> &'static str {
+        TEXT.iter()
+            .find(|(k, _, _)| *k == key)
+            .map_or("?", |(_, zh, en)| if self == Lang::En { en } else { zh })
+    }
+}
+
+/// (key, 中文, English). Error codes double as keys so the UI can explain
+/// any API error in the user's language.
+pub const TEXT: &[(&str, &str, &str)] = &[
+    ("app_name", "ihos 互联网医院", "ihos Internet Hospital"),
+    ("tagline", "线上复诊、处方、配送、转诊，一站完成", "Online follow-up care, prescriptions, delivery and referral in one place"),
+    ("login", "登录", "Log in"),
+    ("logout", "退出", "Log out"),
+    ("signup", "注册", "Sign up"),
+    ("signup_title", "患者实名注册", "Patient real-name sign-up"),
+    ("name", "姓名", "Name"),
+    ("resident_id", "居民身份证号", "Resident ID number"),
+    ("phone", "手机号", "Mobile phone"),
+    ("password", "密码", "Password"),
+    ("password_hint", "至少8位，包含字母和数字", "At least 8 characters with letters and digits"),
+    ("submit_signup", "注册并登录", "Sign up and log in"),
+    ("have_account", "已有账号？", "Already registered?"),
+    ("no_account", "还没有账号？", "No account yet?"),
+    ("home", "我的主页", "My home"),
+    ("welcome", "您好", "Hello"),
+    ("roles", "角色", "Roles"),
+    ("my_record", "我的就诊人信息", "My patient record"),
+    ("birth_date", "出生日期", "Date of birth"),
+    ("age", "年龄", "Age"),
+    ("sex", "性别", "Sex"),
+    ("male", "男", "Male"),
+    ("female", "女", "Female"),
+    ("my_family", "我的家人（未成年就诊人）", "My family (children in my care)"),
+    ("add_child", "添加未成年就诊人", "Add a child"),
+    ("relation", "关系", "Relation"),
+    ("father", "父亲", "Father"),
+    ("mother", "母亲", "Mother"),
+    ("grandparent", "祖父母/外祖父母", "Grandparent"),
+    ("legal_guardian", "法定监护人", "Legal guardian"),
+    ("add", "添加", "Add"),
+    ("none_yet", "暂无", "None yet"),
+    ("access_log", "谁查看了我的病历", "Who accessed my record"),
+    ("time", "时间", "Time"),
+    ("action", "操作", "Action"),
+    ("ground", "依据", "Ground"),
+    ("practitioner_profile", "执业信息", "Practice profile"),
+    ("title", "职称", "Title"),
+    ("licence_no", "执业证书编号", "Licence number"),
+    ("practising_since", "独立执业起始日期", "Independent practice since"),
+    ("years_of_practice", "独立执业年限", "Years of independent practice"),
+    ("online_ok", "可开展互联网诊疗", "May practise online"),
+    ("online_not_yet", "独立执业未满3年，暂不能开展互联网诊疗", "Under 3 years of independent practice: may not practise online yet"),
+    ("affiliations", "执业机构（多点执业）", "Sites of practice"),
+    ("organisation", "机构", "Organisation"),
+    ("department", "科室", "Department"),
+    ("specialty", "专科", "Specialty"),
+    ("primary", "第一执业地点", "Primary site"),
+    ("staff", "本机构医务人员", "Staff of this organisation"),
+    ("departments", "科室", "Departments"),
+    ("add_department", "新增科室", "Add a department"),
+    ("add_practitioner", "新增医务人员", "Add a practitioner"),
+    ("organisations", "机构", "Organisations"),
+    ("add_org", "新增机构", "Add an organisation"),
+    ("kind", "类型", "Kind"),
+    ("level", "等级", "Level"),
+    ("province", "省份", "Province"),
+    ("city", "城市", "City"),
+    ("hospital", "医院", "Hospital"),
+    ("community_health_centre", "社区卫生服务中心", "Community health centre"),
+    ("pharmacy", "药店", "Pharmacy"),
+    ("enterprise", "企业", "Enterprise"),
+    ("consortium", "医联体", "Medical consortium"),
+    ("members", "成员单位", "Members"),
+    ("supervision", "监管概览", "Supervision overview"),
+    ("count_orgs", "机构数", "Organisations"),
+    ("count_patients", "注册患者", "Registered patients"),
+    ("count_practitioners", "医务人员", "Practitioners"),
+    ("count_audit", "审计记录", "Audit entries"),
+    ("directory", "机构目录", "Directory"),
+    ("saved", "已保存", "Saved"),
+    ("patient", "患者", "Patient"),
+    ("doctor", "医师", "Doctor"),
+    ("pharmacist", "药师", "Pharmacist"),
+    ("nurse", "护士", "Nurse"),
+    ("org_admin", "机构管理员", "Organisation admin"),
+    ("consortium_admin", "医联体管理员", "Consortium admin"),
+    ("regulator", "监管人员", "Regulator"),
+    ("platform_admin", "平台管理员", "Platform admin"),
+    ("self", "本人", "Self"),
+    ("guardian", "监护人", "Guardian"),
+    ("treating_practitioner", "诊疗关系", "Treating practitioner"),
+    ("regulator_supervision", "监管", "Supervision"),
+    ("switch_lang", "English", "中文"),
+    // error codes
+    ("invalid_resident_id", "身份证号无效：请核对18位号码，最后一位校验码不符通常是输错了一位。", "The resident ID number is not valid; check all 18 characters."),
+    ("invalid_phone", "手机号应为11位数字，以13-19开头。", "A mobile number has 11 digits and starts with 13-19."),
+    ("invalid_name", "请填写身份证上的真实姓名（2-30个字，不含数字或符号）。", "Enter your real name as on your ID card (2-30 letters)."),
+    ("weak_password", "密码太弱：至少8位，须同时包含字母和数字，不能包含手机号或常见密码。", "Password too weak: 8+ characters mixing letters and digits, not your phone or a common password."),
+    ("resident_id_taken", "该身份证号已注册，请直接登录。", "This resident ID number is already registered; log in instead."),
+    ("phone_taken", "该手机号已注册，请直接登录。", "This phone number already has an account; log in instead."),
+    ("guardian_required", "未满18周岁的患者须由监护人在“我的家人”中添加。", "Patients under 18 are added by a guardian under 'My family'."),
+    ("not_a_minor", "只能添加未满18周岁的家人；成年人请自行注册。", "Only children under 18 can be added; adults sign up themselves."),
+    ("invalid_relation", "请选择与孩子的关系。", "Choose your relation to the child."),
+    ("invalid_credentials", "手机号或密码错误。", "Phone number or password is wrong."),
+    ("too_many_attempts", "登录失败次数过多，请15分钟后再试。", "Too many failed logins; try again in 15 minutes."),
+    ("malformed_json", "提交的数据格式有误。", "The submitted data is malformed."),
+    ("invalid_field", "有字段缺失或格式不正确。", "A field is missing or malformed."),
+    ("invalid_specialty", "请选择36个专科之一。", "Choose one of the 36 specialties."),
+    ("invalid_title", "请选择职称。", "Choose a title."),
+    ("invalid_licence", "执业证书编号为6-30位字母或数字。", "A licence number has 6-30 letters or digits."),
+    ("licence_taken", "该执业证书编号已存在。", "This licence number already exists."),
+    ("invalid_date", "请按 YYYY-MM-DD 填写日期，且不晚于今天。", "Enter the date as YYYY-MM-DD, not in the future."),
+    ("name_taken", "名称已被使用。", "This name is already in use."),
+    ("unknown_department", "科室不属于本机构。", "That department is not in this organisation."),
+    ("not_found", "记录不存在或无权查看。", "No such record, or you may not see it."),
+    ("unauthenticated", "请先登录。", "Please log in first."),
+    ("forbidden", "您没有执行此操作的权限。", "You may not do this."),
+    ("internal_error", "系统繁忙，请稍后重试；本次未保存任何数据。", "Something went wrong; nothing was saved. Please try again."),
+    ("network_error", "网络连接失败，请检查网络后重试。", "Network error; check your connection and try again."),
+];
+
+/// The error texts, for the page script.
+pub fn error_texts(lang: Lang) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = TEXT
+        .iter()
+        .map(|(k, zh, en)| ((*k).to_string(), serde_json::Value::from(if lang == Lang::En { *en } else { *zh })))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_fall_back_visibly() {
+        let mut keys: Vec<_> = TEXT.iter().map(|t| t.0).collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "duplicate i18n key");
+        assert_eq!(Lang::Zh.t("login"), "登录");
+        assert_eq!(Lang::En.t("login"), "Log in");
+        assert_eq!(Lang::Zh.t("no-such-key"), "?");
+    }
+}
