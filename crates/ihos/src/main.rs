@@ -30,6 +30,14 @@ enum Command {
     Migrate,
     /// Load the demo consortium and print its accounts once.
     Demo,
+    /// Create a platform admin (first install). The password is read from
+    /// IHOS_ADMIN_PASSWORD, or generated and printed once.
+    CreateAdmin {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        phone: String,
+    },
 }
 
 #[tokio::main]
@@ -52,6 +60,21 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             ihos_server::build_state(settings).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::CreateAdmin { name, phone } => {
+            let state = ihos_server::build_state(settings).await?;
+            let (password, generated) = match std::env::var("IHOS_ADMIN_PASSWORD") {
+                Ok(p) if !p.is_empty() => (p, false),
+                _ => (demo::password(), true),
+            };
+            let id = ihos_server::identity::service::create_platform_admin(&state, &name, &phone, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            println!("platform admin {id} created; log in with phone {phone}");
+            if generated {
+                println!("password (shown only now): {password}");
+            }
             Ok(())
         }
         Command::Demo => {

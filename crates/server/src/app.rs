@@ -135,6 +135,15 @@ pub async fn serve(
     let listener = TcpListener::bind(&state.settings.bind)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
+    serve_on(listener, state, shutdown).await
+}
+
+/// Serve on an already bound listener (tests bind port 0 themselves).
+pub async fn serve_on(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!("ihos listening on http://{addr}");

@@ -3,8 +3,8 @@
 //! obeys the same rules. Passwords are random and printed once.
 
 use ihos_domain::identity::check_char;
-use ihos_domain::{PhoneNumber, Role};
-use ihos_store::{identity, org};
+use ihos_domain::Role;
+use ihos_store::org;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -23,7 +23,7 @@ pub struct DemoAccount {
     pub note: String,
 }
 
-fn password() -> String {
+pub fn password() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
@@ -50,14 +50,9 @@ pub async fn load(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
     let mut accounts = Vec::new();
 
     // The platform admin is bootstrapped directly: nobody exists yet to create it.
-    let admin_phone = PhoneNumber::parse("13900000001").map_err(|e| anyhow::anyhow!(e))?;
     let admin_password = password();
-    let hash = crate::crypto::hash_password(&admin_password).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut tx = state.store.begin().await?;
-    let admin_id = ids::insert_login_account(state, &mut tx, "平台管理员", &admin_phone, hash).await.map_err(err)?;
-    identity::grant_role(&mut tx, &admin_id, Role::PlatformAdmin.as_str(), "").await?;
-    tx.commit().await?;
-    accounts.push(DemoAccount { role: "platform_admin", name: "平台管理员".into(), phone: admin_phone.as_str().into(), password: admin_password, note: String::new() });
+    let admin_id = ids::create_platform_admin(state, "平台管理员", "13900000001", &admin_password).await.map_err(err)?;
+    accounts.push(DemoAccount { role: "platform_admin", name: "平台管理员".into(), phone: "13900000001".into(), password: admin_password, note: String::new() });
     let admin = Caller { account_id: admin_id, display_name: "平台管理员".into(), grants: vec![(Role::PlatformAdmin, String::new())], request_id: None };
 
     let new_org = |name: &str, kind: &str, level: Option<&str>| NewOrgInput {

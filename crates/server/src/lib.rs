@@ -13,6 +13,6 @@ pub mod settings;
 pub mod state;
 pub mod web;
 
-pub use app::{build_state, install_metrics, router, serve, shutdown_signal};
+pub use app::{build_state, install_metrics, router, serve, serve_on, shutdown_signal};
 pub use settings::Settings;
 pub use state::AppState;

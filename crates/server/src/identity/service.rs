@@ -387,3 +387,31 @@ pub async fn patient_audit_trail(state: &AppState, caller: &Caller, patient_id: 
         .map(|r| AuditView { at: r.at, actor_id: r.actor_id, actor_roles: r.actor_roles, action: r.action, ground: r.ground })
         .collect())
 }
+
+/// Bootstrap a platform admin (first install, demo, tests): nobody exists yet
+/// who could create one through the API.
+pub async fn create_platform_admin(state: &AppState, name: &str, phone: &str, password: &str) -> ApiResult<String> {
+    let name = RealName::parse(name)?;
+    let phone = PhoneNumber::parse(phone)?;
+    let password = Password::parse(password, Some(&phone))?;
+    let hash = hash_password(password).await?;
+    let mut tx = state.store.begin().await?;
+    let id = insert_login_account(state, &mut tx, name.as_str(), &phone, hash).await?;
+    identity::grant_role(&mut tx, &id, Role::PlatformAdmin.as_str(), "").await?;
+    audit::record(
+        &mut tx,
+        &audit::AuditEntry {
+            actor_id: None,
+            actor_roles: "system",
+            action: "account.create",
+            subject_type: "account",
+            subject_id: &id,
+            ground: "bootstrap",
+            org_id: None,
+            request_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok(id)
+}

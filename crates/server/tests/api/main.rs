@@ -1,0 +1,8 @@
+//! API tests: each spawns the real server on port 0 over a fresh SQLite file,
+//! or a fresh PostgreSQL database when `IHOS_TEST_PG` is set.
+
+mod helpers;
+
+mod identity;
+mod ops;
+mod organisations;
