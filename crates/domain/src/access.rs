@@ -34,7 +34,10 @@ impl AccessGround {
 
 /// Decide whether a reader holding `roles` may read the patient's record.
 /// Admin roles manage organisations and staff, not patient records.
-pub fn patient_read_ground(roles: &[Role], rel: &Relationship) -> Result<AccessGround, DomainError> {
+pub fn patient_read_ground(
+    roles: &[Role],
+    rel: &Relationship,
+) -> Result<AccessGround, DomainError> {
     if rel.is_self {
         return Ok(AccessGround::SelfAccess);
     }
@@ -56,22 +59,40 @@ mod tests {
 
     #[test]
     fn a_patient_reads_their_own_record() {
-        let rel = Relationship { is_self: true, ..Default::default() };
-        assert_eq!(patient_read_ground(&[Role::Patient], &rel), Ok(AccessGround::SelfAccess));
+        let rel = Relationship {
+            is_self: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            patient_read_ground(&[Role::Patient], &rel),
+            Ok(AccessGround::SelfAccess)
+        );
     }
 
     #[test]
     fn a_guardian_reads_the_childs_record() {
-        let rel = Relationship { is_guardian: true, ..Default::default() };
-        assert_eq!(patient_read_ground(&[Role::Patient], &rel), Ok(AccessGround::Guardian));
+        let rel = Relationship {
+            is_guardian: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            patient_read_ground(&[Role::Patient], &rel),
+            Ok(AccessGround::Guardian)
+        );
     }
 
     #[test]
     fn a_doctor_needs_a_care_relationship() {
         let none = Relationship::default();
         assert!(patient_read_ground(&[Role::Doctor], &none).is_err());
-        let treating = Relationship { is_treating: true, ..Default::default() };
-        assert_eq!(patient_read_ground(&[Role::Doctor], &treating), Ok(AccessGround::Treating));
+        let treating = Relationship {
+            is_treating: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            patient_read_ground(&[Role::Doctor], &treating),
+            Ok(AccessGround::Treating)
+        );
     }
 
     #[test]

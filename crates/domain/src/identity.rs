@@ -410,7 +410,10 @@ mod tests {
     #[test]
     fn accepts_the_published_example_id() {
         let id = ResidentId::parse("11010519491231002X").unwrap();
-        assert_eq!(id.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).unwrap());
+        assert_eq!(
+            id.birth_date(),
+            NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
+        );
         assert!(!id.is_male());
         assert_eq!(id.masked(), "110105********002X");
     }
@@ -459,8 +462,14 @@ mod tests {
     #[test]
     fn ages_are_counted_in_full_years() {
         let birth = NaiveDate::from_ymd_opt(2020, 6, 15).unwrap();
-        assert_eq!(age_on(birth, NaiveDate::from_ymd_opt(2026, 6, 14).unwrap()), 5);
-        assert_eq!(age_on(birth, NaiveDate::from_ymd_opt(2026, 6, 15).unwrap()), 6);
+        assert_eq!(
+            age_on(birth, NaiveDate::from_ymd_opt(2026, 6, 14).unwrap()),
+            5
+        );
+        assert_eq!(
+            age_on(birth, NaiveDate::from_ymd_opt(2026, 6, 15).unwrap()),
+            6
+        );
     }
 
     #[test]
@@ -490,20 +499,32 @@ mod tests {
         assert!(Password::parse("Password123", None).is_err());
         assert!(Password::parse("ab00138000x", Some(&phone)).is_err());
         assert!(Password::parse("Zhang-2026-hz", Some(&phone)).is_ok());
-        assert_eq!(format!("{:?}", Password::parse("Zhang-2026-hz", None).unwrap()), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Password::parse("Zhang-2026-hz", None).unwrap()),
+            "Password(***)"
+        );
     }
 
     #[test]
     fn three_years_of_independent_practice_allow_online_work() {
         let since = NaiveDate::from_ymd_opt(2023, 11, 26).unwrap();
-        assert!(!may_practise_online(since, NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()));
-        assert!(may_practise_online(since, NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()));
+        assert!(!may_practise_online(
+            since,
+            NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+        ));
+        assert!(may_practise_online(
+            since,
+            NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+        ));
     }
 
     #[test]
     fn titles_parse_from_code_or_chinese_label() {
         assert_eq!(Title::parse("主任医师").unwrap(), Title::ChiefPhysician);
-        assert_eq!(Title::parse("attending_physician").unwrap().role(), Role::Doctor);
+        assert_eq!(
+            Title::parse("attending_physician").unwrap().role(),
+            Role::Doctor
+        );
         assert_eq!(Title::parse("主管药师").unwrap().role(), Role::Pharmacist);
         assert!(Title::parse("教授").is_err());
     }

@@ -63,16 +63,29 @@ impl OrgKind {
 
 /// Hospital grade (医院等级): three levels, each with 甲/乙/丙.
 pub const HOSPITAL_LEVELS: [&str; 9] = [
-    "三级甲等", "三级乙等", "三级丙等", "二级甲等", "二级乙等", "二级丙等", "一级甲等", "一级乙等",
+    "三级甲等",
+    "三级乙等",
+    "三级丙等",
+    "二级甲等",
+    "二级乙等",
+    "二级丙等",
+    "一级甲等",
+    "一级乙等",
     "一级丙等",
 ];
 
-pub fn parse_hospital_level(kind: OrgKind, level: Option<&str>) -> Result<Option<String>, DomainError> {
+pub fn parse_hospital_level(
+    kind: OrgKind,
+    level: Option<&str>,
+) -> Result<Option<String>, DomainError> {
     match (kind, level.map(str::trim).filter(|l| !l.is_empty())) {
         (OrgKind::Hospital, Some(l)) if HOSPITAL_LEVELS.contains(&l) => Ok(Some(l.to_string())),
         (OrgKind::Hospital, Some(l)) => Err(DomainError::new(
             "invalid_hospital_level",
-            format!("Unknown hospital level '{l}'; use one of {}.", HOSPITAL_LEVELS.join(", ")),
+            format!(
+                "Unknown hospital level '{l}'; use one of {}.",
+                HOSPITAL_LEVELS.join(", ")
+            ),
         )
         .on("level")),
         (OrgKind::Hospital, None) => Err(DomainError::new(
@@ -117,10 +130,18 @@ pub const SPECIALTIES: [(&str, &str, &str); 36] = [
     ("general_surgery", "普通外科", "General surgery"),
     ("orthopedics", "骨科", "Orthopedics"),
     ("neurosurgery", "神经外科", "Neurosurgery"),
-    ("cardiothoracic_surgery", "心胸外科", "Cardiothoracic surgery"),
+    (
+        "cardiothoracic_surgery",
+        "心胸外科",
+        "Cardiothoracic surgery",
+    ),
     ("urology", "泌尿外科", "Urology"),
     ("plastic_surgery", "整形外科", "Plastic surgery"),
-    ("obstetrics_gynecology", "妇产科", "Obstetrics and gynecology"),
+    (
+        "obstetrics_gynecology",
+        "妇产科",
+        "Obstetrics and gynecology",
+    ),
     ("pediatrics", "儿科", "Pediatrics"),
     ("ophthalmology", "眼科", "Ophthalmology"),
     ("otolaryngology", "耳鼻咽喉科", "Otolaryngology"),
@@ -135,7 +156,11 @@ pub const SPECIALTIES: [(&str, &str, &str); 36] = [
     ("critical_care", "重症医学科", "Critical care medicine"),
     ("radiology", "医学影像科", "Medical imaging"),
     ("geriatrics", "老年医学科", "Geriatrics"),
-    ("reproductive_medicine", "生殖医学科", "Reproductive medicine"),
+    (
+        "reproductive_medicine",
+        "生殖医学科",
+        "Reproductive medicine",
+    ),
     ("andrology", "男科", "Andrology"),
     ("sports_medicine", "运动医学科", "Sports medicine"),
     ("pain", "疼痛科", "Pain medicine"),
@@ -156,7 +181,9 @@ impl Specialty {
             .ok_or_else(|| {
                 DomainError::new(
                     "invalid_specialty",
-                    format!("Unknown specialty '{code}'; see GET /api/v1/specialties for the 36 codes."),
+                    format!(
+                        "Unknown specialty '{code}'; see GET /api/v1/specialties for the 36 codes."
+                    ),
                 )
                 .on("specialty")
             })
@@ -190,14 +217,22 @@ mod tests {
     #[test]
     fn specialties_parse_by_code_or_name() {
         assert_eq!(Specialty::parse("儿科").unwrap().code(), "pediatrics");
-        assert_eq!(Specialty::parse("cardiology").unwrap().label_zh(), "心血管内科");
-        assert_eq!(Specialty::parse("magic").unwrap_err().code, "invalid_specialty");
+        assert_eq!(
+            Specialty::parse("cardiology").unwrap().label_zh(),
+            "心血管内科"
+        );
+        assert_eq!(
+            Specialty::parse("magic").unwrap_err().code,
+            "invalid_specialty"
+        );
     }
 
     #[test]
     fn only_hospitals_carry_a_level() {
         assert_eq!(
-            parse_hospital_level(OrgKind::Hospital, Some("三级甲等")).unwrap().as_deref(),
+            parse_hospital_level(OrgKind::Hospital, Some("三级甲等"))
+                .unwrap()
+                .as_deref(),
             Some("三级甲等")
         );
         assert!(parse_hospital_level(OrgKind::Hospital, None).is_err());

@@ -46,7 +46,10 @@ async fn main() -> anyhow::Result<()> {
     let mut settings = Settings::load(cli.config.as_deref())?;
     app::init_logging(&settings.log_format);
     match cli.command {
-        Command::Serve { bind, demo: with_demo } => {
+        Command::Serve {
+            bind,
+            demo: with_demo,
+        } => {
             if let Some(b) = bind {
                 settings.bind = b;
             }
@@ -68,9 +71,11 @@ async fn main() -> anyhow::Result<()> {
                 Ok(p) if !p.is_empty() => (p, false),
                 _ => (demo::password(), true),
             };
-            let id = ihos_server::identity::service::create_platform_admin(&state, &name, &phone, &password)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            let id = ihos_server::identity::service::create_platform_admin(
+                &state, &name, &phone, &password,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             println!("platform admin {id} created; log in with phone {phone}");
             if generated {
                 println!("password (shown only now): {password}");

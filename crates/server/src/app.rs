@@ -42,7 +42,12 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let key = settings.resolve_data_key()?;
     let store = Store::connect(&settings.database_url, settings.max_connections).await?;
     store.migrate().await?;
-    Ok(AppState { store, vault: Vault::new(&key), settings: Arc::new(settings), metrics: None })
+    Ok(AppState {
+        store,
+        vault: Vault::new(&key),
+        settings: Arc::new(settings),
+        metrics: None,
+    })
 }
 
 /// Install the Prometheus recorder once per process; later calls reuse it.
@@ -76,7 +81,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn api_not_found() -> crate::error::ApiError {
-    crate::error::ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "There is no such API endpoint; see /api/openapi.json.")
+    crate::error::ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_such_endpoint",
+        "There is no such API endpoint; see /api/openapi.json.",
+    )
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -91,8 +100,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     match &state.metrics {
-        Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder not installed").into_response(),
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder not installed",
+        )
+            .into_response(),
     }
 }
 
@@ -104,9 +121,14 @@ async fn track_metrics(req: Request, next: Next) -> Response {
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = req.method().to_string();
     let resp = next.run(req).await;
-    let labels = [("method", method), ("route", route), ("status", resp.status().as_u16().to_string())];
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", resp.status().as_u16().to_string()),
+    ];
     metrics::counter!("ihos_http_requests_total", &labels).increment(1);
-    metrics::histogram!("ihos_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("ihos_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
     resp
 }
 
@@ -122,8 +144,14 @@ async fn security_headers(req: Request, next: Next) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     resp
 }
 
@@ -149,9 +177,12 @@ pub async fn serve_on(
     println!("ihos listening on http://{addr}");
     tracing::info!(%addr, backend = ?state.store.backend(), "listening");
     let store = state.store.clone();
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -164,7 +195,8 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -175,7 +207,14 @@ pub async fn shutdown_signal() {
 
 pub fn init_logging(format: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("IHOS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let filter =
+        EnvFilter::try_from_env("IHOS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

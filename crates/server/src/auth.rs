@@ -36,11 +36,18 @@ impl Caller {
 
     /// Comma-separated role names for the audit log.
     pub fn roles_label(&self) -> String {
-        self.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+        self.roles()
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn scopes(&self, role: Role) -> impl Iterator<Item = &str> {
-        self.grants.iter().filter(move |(r, _)| *r == role).map(|(_, s)| s.as_str())
+        self.grants
+            .iter()
+            .filter(move |(r, _)| *r == role)
+            .map(|(_, s)| s.as_str())
     }
 
     /// Platform admins administer every organisation; an org admin only their own.
@@ -52,13 +59,18 @@ impl Caller {
         if self.has(role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("This needs the {} role.", role.as_str())))
+            Err(ApiError::forbidden(format!(
+                "This needs the {} role.",
+                role.as_str()
+            )))
         }
     }
 }
 
 pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
-    if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+    if let Some(auth) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
         && let Some(token) = auth.strip_prefix("Bearer ")
     {
         return Some(token.trim().to_string());
@@ -82,7 +94,9 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Cal
         return Ok(None);
     };
     let mut conn = state.store.conn().await?;
-    let Some(account_id) = session::session_account(&mut conn, &token_hash(&token), now_ms()).await? else {
+    let Some(account_id) =
+        session::session_account(&mut conn, &token_hash(&token), now_ms()).await?
+    else {
         return Ok(None);
     };
     let Some(account) = identity::account(&mut conn, &account_id).await? else {
@@ -93,15 +107,28 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Cal
         .into_iter()
         .filter_map(|g| Role::parse(&g.role).ok().map(|r| (r, g.scope_id)))
         .collect();
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-    Ok(Some(Caller { account_id, display_name: account.display_name, grants, request_id }))
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok(Some(Caller {
+        account_id,
+        display_name: account.display_name,
+        grants,
+        request_id,
+    }))
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        resolve(state, &parts.headers).await?.ok_or_else(ApiError::unauthenticated)
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        resolve(state, &parts.headers)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)
     }
 }
 
@@ -111,7 +138,10 @@ pub struct MaybeCaller(pub Option<Caller>);
 impl FromRequestParts<AppState> for MaybeCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(MaybeCaller(resolve(state, &parts.headers).await?))
     }
 }

@@ -62,7 +62,8 @@ impl Vault {
     /// A deterministic keyed hash of `value` in the namespace `kind`, for
     /// unique constraints and lookups without storing the value in clear.
     pub fn blind_index(&self, kind: &str, value: &str) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.index_key).expect("HMAC takes any key length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.index_key)
+            .expect("HMAC takes any key length");
         mac.update(kind.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
@@ -84,13 +85,19 @@ pub fn token_hash(token: &str) -> String {
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2::Argon2::default().hash_password(password.as_bytes(), &salt)?.to_string())
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(hash)
-        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -106,15 +113,25 @@ mod tests {
         assert_ne!(a, b, "a fresh nonce each time");
         assert!(!a.contains("13800138000"));
         assert_eq!(v.decrypt(&a).as_deref(), Some("13800138000"));
-        assert_eq!(Vault::new(&[8; 32]).decrypt(&a), None, "another key cannot read it");
+        assert_eq!(
+            Vault::new(&[8; 32]).decrypt(&a),
+            None,
+            "another key cannot read it"
+        );
     }
 
     #[test]
     fn blind_indexes_are_stable_and_namespaced() {
         let v = Vault::new(&[7; 32]);
         assert_eq!(v.blind_index("phone", "1"), v.blind_index("phone", "1"));
-        assert_ne!(v.blind_index("phone", "1"), v.blind_index("resident_id", "1"));
-        assert_ne!(v.blind_index("phone", "1"), Vault::new(&[8; 32]).blind_index("phone", "1"));
+        assert_ne!(
+            v.blind_index("phone", "1"),
+            v.blind_index("resident_id", "1")
+        );
+        assert_ne!(
+            v.blind_index("phone", "1"),
+            Vault::new(&[8; 32]).blind_index("phone", "1")
+        );
     }
 
     #[test]

@@ -30,7 +30,12 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -39,11 +44,19 @@ impl ApiError {
 
     /// "Not found" and "not yours" look alike to the caller.
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "No such record, or you may not see it.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "No such record, or you may not see it.",
+        )
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Please log in first.")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Please log in first.",
+        )
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -62,7 +75,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: self.code, message: self.message, field: self.field };
+        let body = ErrorBody {
+            error: self.code,
+            message: self.message,
+            field: self.field,
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -74,7 +91,12 @@ impl From<DomainError> for ApiError {
             "forbidden" => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         };
-        Self { status, code: e.code, message: e.message, field: e.field }
+        Self {
+            status,
+            code: e.code,
+            message: e.message,
+            field: e.field,
+        }
     }
 }
 
@@ -101,7 +123,12 @@ impl From<StoreError> for ApiError {
                     "name" => ("name_taken", "This name is already in use.", Some("name")),
                     _ => ("duplicate", "This record already exists.", None),
                 };
-                Self { status: StatusCode::CONFLICT, code, message: message.into(), field }
+                Self {
+                    status: StatusCode::CONFLICT,
+                    code,
+                    message: message.into(),
+                    field,
+                }
             }
             StoreError::NotFound => Self::not_found(),
             other => Self::internal(other),
@@ -120,7 +147,10 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(e) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_field",
-                format!("The JSON is well-formed but a field is missing or has the wrong type: {}", e.body_text()),
+                format!(
+                    "The JSON is well-formed but a field is missing or has the wrong type: {}",
+                    e.body_text()
+                ),
             ),
             other => Self::bad_request(
                 "malformed_json",

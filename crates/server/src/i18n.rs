@@ -25,7 +25,11 @@ impl Lang {
 /// any API error in the user's language.
 pub const TEXT: &[(&str, &str, &str)] = &[
     ("app_name", "ihos 互联网医院", "ihos Internet Hospital"),
-    ("tagline", "线上复诊、处方、配送、转诊，一站完成", "Online follow-up care, prescriptions, delivery and referral in one place"),
+    (
+        "tagline",
+        "线上复诊、处方、配送、转诊，一站完成",
+        "Online follow-up care, prescriptions, delivery and referral in one place",
+    ),
     ("login", "登录", "Log in"),
     ("logout", "退出", "Log out"),
     ("signup", "注册", "Sign up"),
@@ -34,7 +38,11 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("resident_id", "居民身份证号", "Resident ID number"),
     ("phone", "手机号", "Mobile phone"),
     ("password", "密码", "Password"),
-    ("password_hint", "至少8位，包含字母和数字", "At least 8 characters with letters and digits"),
+    (
+        "password_hint",
+        "至少8位，包含字母和数字",
+        "At least 8 characters with letters and digits",
+    ),
     ("submit_signup", "注册并登录", "Sign up and log in"),
     ("have_account", "已有账号？", "Already registered?"),
     ("no_account", "还没有账号？", "No account yet?"),
@@ -47,7 +55,11 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("sex", "性别", "Sex"),
     ("male", "男", "Male"),
     ("female", "女", "Female"),
-    ("my_family", "我的家人（未成年就诊人）", "My family (children in my care)"),
+    (
+        "my_family",
+        "我的家人（未成年就诊人）",
+        "My family (children in my care)",
+    ),
     ("add_child", "添加未成年就诊人", "Add a child"),
     ("relation", "关系", "Relation"),
     ("father", "父亲", "Father"),
@@ -63,10 +75,22 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("practitioner_profile", "执业信息", "Practice profile"),
     ("title", "职称", "Title"),
     ("licence_no", "执业证书编号", "Licence number"),
-    ("practising_since", "独立执业起始日期", "Independent practice since"),
-    ("years_of_practice", "独立执业年限", "Years of independent practice"),
+    (
+        "practising_since",
+        "独立执业起始日期",
+        "Independent practice since",
+    ),
+    (
+        "years_of_practice",
+        "独立执业年限",
+        "Years of independent practice",
+    ),
     ("online_ok", "可开展互联网诊疗", "May practise online"),
-    ("online_not_yet", "独立执业未满3年，暂不能开展互联网诊疗", "Under 3 years of independent practice: may not practise online yet"),
+    (
+        "online_not_yet",
+        "独立执业未满3年，暂不能开展互联网诊疗",
+        "Under 3 years of independent practice: may not practise online yet",
+    ),
     ("affiliations", "执业机构（多点执业）", "Sites of practice"),
     ("organisation", "机构", "Organisation"),
     ("department", "科室", "Department"),
@@ -83,7 +107,11 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("province", "省份", "Province"),
     ("city", "城市", "City"),
     ("hospital", "医院", "Hospital"),
-    ("community_health_centre", "社区卫生服务中心", "Community health centre"),
+    (
+        "community_health_centre",
+        "社区卫生服务中心",
+        "Community health centre",
+    ),
     ("pharmacy", "药店", "Pharmacy"),
     ("enterprise", "企业", "Enterprise"),
     ("consortium", "医联体", "Medical consortium"),
@@ -109,38 +137,135 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("regulator_supervision", "监管", "Supervision"),
     ("switch_lang", "English", "中文"),
     // error codes
-    ("invalid_resident_id", "身份证号无效：请核对18位号码，最后一位校验码不符通常是输错了一位。", "The resident ID number is not valid; check all 18 characters."),
-    ("invalid_phone", "手机号应为11位数字，以13-19开头。", "A mobile number has 11 digits and starts with 13-19."),
-    ("invalid_name", "请填写身份证上的真实姓名（2-30个字，不含数字或符号）。", "Enter your real name as on your ID card (2-30 letters)."),
-    ("weak_password", "密码太弱：至少8位，须同时包含字母和数字，不能包含手机号或常见密码。", "Password too weak: 8+ characters mixing letters and digits, not your phone or a common password."),
-    ("resident_id_taken", "该身份证号已注册，请直接登录。", "This resident ID number is already registered; log in instead."),
-    ("phone_taken", "该手机号已注册，请直接登录。", "This phone number already has an account; log in instead."),
-    ("guardian_required", "未满18周岁的患者须由监护人在“我的家人”中添加。", "Patients under 18 are added by a guardian under 'My family'."),
-    ("not_a_minor", "只能添加未满18周岁的家人；成年人请自行注册。", "Only children under 18 can be added; adults sign up themselves."),
-    ("invalid_relation", "请选择与孩子的关系。", "Choose your relation to the child."),
-    ("invalid_credentials", "手机号或密码错误。", "Phone number or password is wrong."),
-    ("too_many_attempts", "登录失败次数过多，请15分钟后再试。", "Too many failed logins; try again in 15 minutes."),
-    ("malformed_json", "提交的数据格式有误。", "The submitted data is malformed."),
-    ("invalid_field", "有字段缺失或格式不正确。", "A field is missing or malformed."),
-    ("invalid_specialty", "请选择36个专科之一。", "Choose one of the 36 specialties."),
+    (
+        "invalid_resident_id",
+        "身份证号无效：请核对18位号码，最后一位校验码不符通常是输错了一位。",
+        "The resident ID number is not valid; check all 18 characters.",
+    ),
+    (
+        "invalid_phone",
+        "手机号应为11位数字，以13-19开头。",
+        "A mobile number has 11 digits and starts with 13-19.",
+    ),
+    (
+        "invalid_name",
+        "请填写身份证上的真实姓名（2-30个字，不含数字或符号）。",
+        "Enter your real name as on your ID card (2-30 letters).",
+    ),
+    (
+        "weak_password",
+        "密码太弱：至少8位，须同时包含字母和数字，不能包含手机号或常见密码。",
+        "Password too weak: 8+ characters mixing letters and digits, not your phone or a common password.",
+    ),
+    (
+        "resident_id_taken",
+        "该身份证号已注册，请直接登录。",
+        "This resident ID number is already registered; log in instead.",
+    ),
+    (
+        "phone_taken",
+        "该手机号已注册，请直接登录。",
+        "This phone number already has an account; log in instead.",
+    ),
+    (
+        "guardian_required",
+        "未满18周岁的患者须由监护人在“我的家人”中添加。",
+        "Patients under 18 are added by a guardian under 'My family'.",
+    ),
+    (
+        "not_a_minor",
+        "只能添加未满18周岁的家人；成年人请自行注册。",
+        "Only children under 18 can be added; adults sign up themselves.",
+    ),
+    (
+        "invalid_relation",
+        "请选择与孩子的关系。",
+        "Choose your relation to the child.",
+    ),
+    (
+        "invalid_credentials",
+        "手机号或密码错误。",
+        "Phone number or password is wrong.",
+    ),
+    (
+        "too_many_attempts",
+        "登录失败次数过多，请15分钟后再试。",
+        "Too many failed logins; try again in 15 minutes.",
+    ),
+    (
+        "malformed_json",
+        "提交的数据格式有误。",
+        "The submitted data is malformed.",
+    ),
+    (
+        "invalid_field",
+        "有字段缺失或格式不正确。",
+        "A field is missing or malformed.",
+    ),
+    (
+        "invalid_specialty",
+        "请选择36个专科之一。",
+        "Choose one of the 36 specialties.",
+    ),
     ("invalid_title", "请选择职称。", "Choose a title."),
-    ("invalid_licence", "执业证书编号为6-30位字母或数字。", "A licence number has 6-30 letters or digits."),
-    ("licence_taken", "该执业证书编号已存在。", "This licence number already exists."),
-    ("invalid_date", "请按 YYYY-MM-DD 填写日期，且不晚于今天。", "Enter the date as YYYY-MM-DD, not in the future."),
-    ("name_taken", "名称已被使用。", "This name is already in use."),
-    ("unknown_department", "科室不属于本机构。", "That department is not in this organisation."),
-    ("not_found", "记录不存在或无权查看。", "No such record, or you may not see it."),
+    (
+        "invalid_licence",
+        "执业证书编号为6-30位字母或数字。",
+        "A licence number has 6-30 letters or digits.",
+    ),
+    (
+        "licence_taken",
+        "该执业证书编号已存在。",
+        "This licence number already exists.",
+    ),
+    (
+        "invalid_date",
+        "请按 YYYY-MM-DD 填写日期，且不晚于今天。",
+        "Enter the date as YYYY-MM-DD, not in the future.",
+    ),
+    (
+        "name_taken",
+        "名称已被使用。",
+        "This name is already in use.",
+    ),
+    (
+        "unknown_department",
+        "科室不属于本机构。",
+        "That department is not in this organisation.",
+    ),
+    (
+        "not_found",
+        "记录不存在或无权查看。",
+        "No such record, or you may not see it.",
+    ),
     ("unauthenticated", "请先登录。", "Please log in first."),
-    ("forbidden", "您没有执行此操作的权限。", "You may not do this."),
-    ("internal_error", "系统繁忙，请稍后重试；本次未保存任何数据。", "Something went wrong; nothing was saved. Please try again."),
-    ("network_error", "网络连接失败，请检查网络后重试。", "Network error; check your connection and try again."),
+    (
+        "forbidden",
+        "您没有执行此操作的权限。",
+        "You may not do this.",
+    ),
+    (
+        "internal_error",
+        "系统繁忙，请稍后重试；本次未保存任何数据。",
+        "Something went wrong; nothing was saved. Please try again.",
+    ),
+    (
+        "network_error",
+        "网络连接失败，请检查网络后重试。",
+        "Network error; check your connection and try again.",
+    ),
 ];
 
 /// The error texts, for the page script.
 pub fn error_texts(lang: Lang) -> String {
     let map: serde_json::Map<String, serde_json::Value> = TEXT
         .iter()
-        .map(|(k, zh, en)| ((*k).to_string(), serde_json::Value::from(if lang == Lang::En { *en } else { *zh })))
+        .map(|(k, zh, en)| {
+            (
+                (*k).to_string(),
+                serde_json::Value::from(if lang == Lang::En { *en } else { *zh }),
+            )
+        })
         .collect();
     serde_json::Value::Object(map).to_string()
 }

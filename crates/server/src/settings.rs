@@ -50,7 +50,14 @@ impl std::fmt::Debug for Settings {
             .field("database_url", &redact_url(&self.database_url))
             .field("max_connections", &self.max_connections)
             .field("bind", &self.bind)
-            .field("data_key", &if self.data_key.is_empty() { "" } else { "[redacted]" })
+            .field(
+                "data_key",
+                &if self.data_key.is_empty() {
+                    ""
+                } else {
+                    "[redacted]"
+                },
+            )
             .field("key_file", &self.key_file)
             .field("session_hours", &self.session_hours)
             .field("login_max_failures", &self.login_max_failures)
@@ -73,8 +80,9 @@ impl Settings {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut s = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("cannot read settings file {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read settings file {}: {e}", path.display())
+                })?;
                 toml::from_str(&text)
                     .map_err(|e| anyhow::anyhow!("settings file {}: {e}", path.display()))?
             }
@@ -104,7 +112,8 @@ impl Settings {
             self.log_format = v;
         }
         let num = |k: &str, v: String| -> anyhow::Result<i64> {
-            v.parse().map_err(|_| anyhow::anyhow!("{k} must be a whole number, got '{v}'"))
+            v.parse()
+                .map_err(|_| anyhow::anyhow!("{k} must be a whole number, got '{v}'"))
         };
         if let Some(v) = get("IHOS_MAX_CONNECTIONS") {
             self.max_connections = num("IHOS_MAX_CONNECTIONS", v)?.clamp(1, 1000) as u32;
@@ -153,7 +162,11 @@ impl Settings {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(text.as_bytes())
 }
 
@@ -184,18 +197,26 @@ mod tests {
     #[test]
     fn a_bad_number_names_the_variable() {
         let mut s = Settings::default();
-        let e = s.apply_env(|k| (k == "IHOS_SESSION_HOURS").then(|| "ten".into())).unwrap_err();
+        let e = s
+            .apply_env(|k| (k == "IHOS_SESSION_HOURS").then(|| "ten".into()))
+            .unwrap_err();
         assert!(e.to_string().contains("IHOS_SESSION_HOURS"));
     }
 
     #[test]
     fn a_key_file_is_created_once_and_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Settings { key_file: dir.path().join("k/ihos.key"), ..Settings::default() };
+        let s = Settings {
+            key_file: dir.path().join("k/ihos.key"),
+            ..Settings::default()
+        };
         let a = s.resolve_data_key().unwrap();
         let b = s.resolve_data_key().unwrap();
         assert_eq!(a, b);
-        let bad = Settings { data_key: "zz".into(), ..Settings::default() };
+        let bad = Settings {
+            data_key: "zz".into(),
+            ..Settings::default()
+        };
         assert!(bad.resolve_data_key().is_err());
     }
 }

@@ -44,13 +44,28 @@ struct PageLang {
 }
 
 fn page_lang(q: &LangQuery, headers: &HeaderMap) -> PageLang {
-    let from = |v: &str| if v.starts_with("en") { Lang::En } else { Lang::Zh };
+    let from = |v: &str| {
+        if v.starts_with("en") {
+            Lang::En
+        } else {
+            Lang::Zh
+        }
+    };
     match q.lang.as_deref() {
         Some(v) => {
             let lang = from(v);
-            PageLang { lang, set_cookie: Some(format!("{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code())) }
+            PageLang {
+                lang,
+                set_cookie: Some(format!(
+                    "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                    lang.code()
+                )),
+            }
         }
-        None => PageLang { lang: cookie(headers, LANG_COOKIE).map_or(Lang::Zh, |v| from(&v)), set_cookie: None },
+        None => PageLang {
+            lang: cookie(headers, LANG_COOKIE).map_or(Lang::Zh, |v| from(&v)),
+            set_cookie: None,
+        },
     }
 }
 
@@ -107,7 +122,13 @@ async fn index(
 ) -> ApiResult<Response> {
     let lang = page_lang(&q, &headers);
     let orgs = org_service::list_orgs(&state, None, None).await?;
-    render(&IndexPage { f: Frame::new(lang.lang, caller.as_ref()), orgs }, &lang)
+    render(
+        &IndexPage {
+            f: Frame::new(lang.lang, caller.as_ref()),
+            orgs,
+        },
+        &lang,
+    )
 }
 
 #[derive(Template)]
@@ -116,9 +137,18 @@ struct SignupPage {
     f: Frame,
 }
 
-async fn signup(MaybeCaller(caller): MaybeCaller, Query(q): Query<LangQuery>, headers: HeaderMap) -> ApiResult<Response> {
+async fn signup(
+    MaybeCaller(caller): MaybeCaller,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let lang = page_lang(&q, &headers);
-    render(&SignupPage { f: Frame::new(lang.lang, caller.as_ref()) }, &lang)
+    render(
+        &SignupPage {
+            f: Frame::new(lang.lang, caller.as_ref()),
+        },
+        &lang,
+    )
 }
 
 #[derive(Template)]
@@ -127,9 +157,18 @@ struct LoginPage {
     f: Frame,
 }
 
-async fn login(MaybeCaller(caller): MaybeCaller, Query(q): Query<LangQuery>, headers: HeaderMap) -> ApiResult<Response> {
+async fn login(
+    MaybeCaller(caller): MaybeCaller,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let lang = page_lang(&q, &headers);
-    render(&LoginPage { f: Frame::new(lang.lang, caller.as_ref()) }, &lang)
+    render(
+        &LoginPage {
+            f: Frame::new(lang.lang, caller.as_ref()),
+        },
+        &lang,
+    )
 }
 
 pub struct AuditLine {
@@ -163,7 +202,11 @@ struct HomePage {
 
 /// Shanghai wall-clock time for display; storage stays UTC milliseconds.
 pub fn shanghai_time(ms: i64) -> String {
-    Shanghai.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    Shanghai
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
 }
 
 async fn home(
@@ -183,7 +226,12 @@ async fn home(
         for r in audit::trail(&mut c, "patient", &p.id, 10).await? {
             access_log.push(AuditLine {
                 at: shanghai_time(r.at),
-                actor_roles: r.actor_roles.split(',').map(|x| lang.lang.t(x)).collect::<Vec<_>>().join("、"),
+                actor_roles: r
+                    .actor_roles
+                    .split(',')
+                    .map(|x| lang.lang.t(x))
+                    .collect::<Vec<_>>()
+                    .join("、"),
                 action: r.action,
                 ground: lang.lang.t(&r.ground).to_string(),
             });
@@ -225,7 +273,11 @@ async fn home(
     };
     let page = HomePage {
         f: Frame::new(lang.lang, Some(&caller)),
-        role_names: caller.roles().iter().map(|r| lang.lang.t(r.as_str())).collect(),
+        role_names: caller
+            .roles()
+            .iter()
+            .map(|r| lang.lang.t(r.as_str()))
+            .collect(),
         me,
         access_log,
         practitioner,
@@ -238,21 +290,30 @@ async fn home(
             .iter()
             .map(|(c, zh, en)| (*c, if lang.lang == Lang::En { *en } else { *zh }))
             .collect(),
-        titles: ihos_domain::Title::ALL.iter().map(|t| (t.as_str(), t.label_zh())).collect(),
+        titles: ihos_domain::Title::ALL
+            .iter()
+            .map(|t| (t.as_str(), t.label_zh()))
+            .collect(),
     };
     render(&page, &lang)
 }
 
 async fn app_js() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
         include_str!("../static/app.js"),
     )
 }
 
 async fn app_css() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
         include_str!("../static/app.css"),
     )
 }

@@ -195,10 +195,12 @@ pub async fn insert_patient(
 }
 
 pub async fn patient(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<PatientRow>> {
-    Ok(sqlx::query_as(AssertSqlSafe(format!("SELECT {PATIENT_COLUMNS} FROM patients WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?)
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {PATIENT_COLUMNS} FROM patients WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 pub async fn patient_of_account(
@@ -363,9 +365,12 @@ pub async fn insert_care_relationship(
 }
 
 pub async fn count_rows(conn: &mut AnyConnection, table: Table) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {}", table.name())))
-        .fetch_one(&mut *conn)
-        .await?)
+    Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {}",
+        table.name()
+    )))
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// Tables whose size tests and readiness checks may ask for.

@@ -61,10 +61,12 @@ pub async fn insert_org(conn: &mut AnyConnection, new: &NewOrg) -> StoreResult<S
 }
 
 pub async fn org(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<OrgRow>> {
-    Ok(sqlx::query_as(AssertSqlSafe(format!("SELECT {ORG_COLUMNS} FROM organisations WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?)
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {ORG_COLUMNS} FROM organisations WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 /// Public directory of organisations, optionally narrowed by kind and city.
@@ -104,7 +106,10 @@ pub async fn insert_department(
     Ok(id)
 }
 
-pub async fn departments_of(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Vec<DepartmentRow>> {
+pub async fn departments_of(
+    conn: &mut AnyConnection,
+    org_id: &str,
+) -> StoreResult<Vec<DepartmentRow>> {
     Ok(sqlx::query_as(
         "SELECT id, org_id, name, specialty FROM departments WHERE org_id = $1 ORDER BY name",
     )
@@ -114,10 +119,12 @@ pub async fn departments_of(conn: &mut AnyConnection, org_id: &str) -> StoreResu
 }
 
 pub async fn department(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<DepartmentRow>> {
-    Ok(sqlx::query_as("SELECT id, org_id, name, specialty FROM departments WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT id, org_id, name, specialty FROM departments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }
 
 pub async fn insert_consortium(
@@ -126,19 +133,25 @@ pub async fn insert_consortium(
     lead_org_id: &str,
 ) -> StoreResult<String> {
     let id = new_id();
-    sqlx::query("INSERT INTO consortia (id, name, lead_org_id, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&id)
-        .bind(name)
-        .bind(lead_org_id)
-        .bind(now_ms())
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| classify(e, &["name"]))?;
+    sqlx::query(
+        "INSERT INTO consortia (id, name, lead_org_id, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&id)
+    .bind(name)
+    .bind(lead_org_id)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| classify(e, &["name"]))?;
     add_member(conn, &id, lead_org_id).await?;
     Ok(id)
 }
 
-pub async fn add_member(conn: &mut AnyConnection, consortium_id: &str, org_id: &str) -> StoreResult<()> {
+pub async fn add_member(
+    conn: &mut AnyConnection,
+    consortium_id: &str,
+    org_id: &str,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO consortium_members (consortium_id, org_id, joined_at) VALUES ($1, $2, $3) \
          ON CONFLICT (consortium_id, org_id) DO NOTHING",
@@ -152,10 +165,12 @@ pub async fn add_member(conn: &mut AnyConnection, consortium_id: &str, org_id: &
 }
 
 pub async fn consortium(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<ConsortiumRow>> {
-    Ok(sqlx::query_as("SELECT id, name, lead_org_id FROM consortia WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT id, name, lead_org_id FROM consortia WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }
 
 pub async fn members_of(conn: &mut AnyConnection, consortium_id: &str) -> StoreResult<Vec<OrgRow>> {
@@ -169,7 +184,10 @@ pub async fn members_of(conn: &mut AnyConnection, consortium_id: &str) -> StoreR
     .await?)
 }
 
-pub async fn consortia_of(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Vec<ConsortiumRow>> {
+pub async fn consortia_of(
+    conn: &mut AnyConnection,
+    org_id: &str,
+) -> StoreResult<Vec<ConsortiumRow>> {
     Ok(sqlx::query_as(
         "SELECT c.id, c.name, c.lead_org_id FROM consortia c \
          JOIN consortium_members m ON m.consortium_id = c.id WHERE m.org_id = $1 ORDER BY c.name",

@@ -64,7 +64,11 @@ pub async fn record_login_attempt(
 }
 
 /// Failed attempts for `key_hash` since `since`, stopping at the last success.
-pub async fn failures_since(conn: &mut AnyConnection, key_hash: &str, since: i64) -> StoreResult<i64> {
+pub async fn failures_since(
+    conn: &mut AnyConnection,
+    key_hash: &str,
+    since: i64,
+) -> StoreResult<i64> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM login_attempts WHERE key_hash = $1 AND at >= $2 AND succeeded = 0 \
          AND at > COALESCE((SELECT MAX(at) FROM login_attempts WHERE key_hash = $1 AND succeeded = 1), 0)",

@@ -8,7 +8,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Json as AxumJson, Router};
-use service::{AuditView, Credentials, LoggedIn, MeView, NewDependantInput, PatientView, SignUp, SignedUp};
+use service::{
+    AuditView, Credentials, LoggedIn, MeView, NewDependantInput, PatientView, SignUp, SignedUp,
+};
 
 use crate::auth::{Caller, SESSION_COOKIE, token_from_headers};
 use crate::error::{ApiResult, ErrorBody};
@@ -27,17 +29,28 @@ pub fn router() -> Router<AppState> {
 }
 
 pub fn session_cookie(state: &AppState, token: &str, max_age_s: i64) -> String {
-    let secure = if state.settings.secure_cookies { "; Secure" } else { "" };
+    let secure = if state.settings.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}")
 }
 
 /// Real-name patient sign-up; logs the new patient in.
 #[utoipa::path(post, path = "/api/v1/patients", tag = "identity", request_body = SignUp,
     responses((status = 201, body = SignedUp), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn sign_up(State(state): State<AppState>, Json(input): Json<SignUp>) -> ApiResult<impl IntoResponse> {
+async fn sign_up(
+    State(state): State<AppState>,
+    Json(input): Json<SignUp>,
+) -> ApiResult<impl IntoResponse> {
     let out = service::sign_up(&state, input).await?;
     let cookie = session_cookie(&state, &out.token, state.settings.session_hours * 3600);
-    Ok((StatusCode::CREATED, AppendHeaders([(header::SET_COOKIE, cookie)]), AxumJson(out)))
+    Ok((
+        StatusCode::CREATED,
+        AppendHeaders([(header::SET_COOKIE, cookie)]),
+        AxumJson(out),
+    ))
 }
 
 /// Log in with phone and password; answers a bearer token and sets the session cookie.
@@ -58,7 +71,10 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
     if let Some(token) = token_from_headers(&headers) {
         service::logout(&state, &token).await?;
     }
-    Ok((StatusCode::NO_CONTENT, AppendHeaders([(header::SET_COOKIE, session_cookie(&state, "", 0))])))
+    Ok((
+        StatusCode::NO_CONTENT,
+        AppendHeaders([(header::SET_COOKIE, session_cookie(&state, "", 0))]),
+    ))
 }
 
 /// The caller's account, roles, own patient record and dependants (masked).
@@ -75,13 +91,20 @@ async fn add_dependant(
     caller: Caller,
     Json(input): Json<NewDependantInput>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, AxumJson(service::add_dependant(&state, &caller, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        AxumJson(service::add_dependant(&state, &caller, input).await?),
+    ))
 }
 
 /// One patient's record, if the caller's role and relationship allow; audited.
 #[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "identity",
     responses((status = 200, body = PatientView), (status = 404, body = ErrorBody)))]
-async fn read_patient(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<AxumJson<PatientView>> {
+async fn read_patient(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<AxumJson<PatientView>> {
     Ok(AxumJson(service::read_patient(&state, &caller, &id).await?))
 }
 
@@ -93,6 +116,7 @@ async fn patient_audit(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<AxumJson<Vec<AuditView>>> {
-    Ok(AxumJson(service::patient_audit_trail(&state, &caller, &id).await?))
+    Ok(AxumJson(
+        service::patient_audit_trail(&state, &caller, &id).await?,
+    ))
 }
-

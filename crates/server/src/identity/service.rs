@@ -105,7 +105,10 @@ pub(crate) fn patient_view(state: &AppState, row: &PatientRow) -> PatientView {
         id: row.id.clone(),
         name: row.name.clone(),
         resident_id_masked: row.resident_id_masked.clone(),
-        phone_masked: row.phone_enc.as_deref().map(|p| mask_phone(&state.vault.decrypt(p).unwrap_or_default())),
+        phone_masked: row
+            .phone_enc
+            .as_deref()
+            .map(|p| mask_phone(&state.vault.decrypt(p).unwrap_or_default())),
         birth_date: row.birth_date.clone(),
         age: age_on(birth, today_in_shanghai()),
         sex: row.sex.clone(),
@@ -114,7 +117,12 @@ pub(crate) fn patient_view(state: &AppState, row: &PatientRow) -> PatientView {
     }
 }
 
-fn new_patient(state: &AppState, name: RealName, id: &ResidentId, phone: Option<&PhoneNumber>) -> NewPatient {
+fn new_patient(
+    state: &AppState,
+    name: RealName,
+    id: &ResidentId,
+    phone: Option<&PhoneNumber>,
+) -> NewPatient {
     NewPatient {
         name: name.as_str().to_string(),
         resident_id_enc: state.vault.encrypt(id.as_str()),
@@ -171,9 +179,15 @@ pub async fn sign_up(state: &AppState, input: SignUp) -> ApiResult<SignedUp> {
     let password_hash = hash_password(password).await?;
 
     let mut tx = state.store.begin().await?;
-    let account_id = insert_login_account(state, &mut tx, name.as_str(), &phone, password_hash).await?;
+    let account_id =
+        insert_login_account(state, &mut tx, name.as_str(), &phone, password_hash).await?;
     identity::grant_role(&mut tx, &account_id, Role::Patient.as_str(), "").await?;
-    let patient_id = identity::insert_patient(&mut tx, Some(&account_id), &new_patient(state, name, &id, Some(&phone))).await?;
+    let patient_id = identity::insert_patient(
+        &mut tx,
+        Some(&account_id),
+        &new_patient(state, name, &id, Some(&phone)),
+    )
+    .await?;
     audit::record(
         &mut tx,
         &audit::AuditEntry {
@@ -191,10 +205,19 @@ pub async fn sign_up(state: &AppState, input: SignUp) -> ApiResult<SignedUp> {
     let (token, expires_at) = open_session(state, &mut tx, &account_id).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     tracing::info!(account_id, patient_id, "patient signed up");
-    Ok(SignedUp { account_id, patient_id, token, expires_at })
+    Ok(SignedUp {
+        account_id,
+        patient_id,
+        token,
+        expires_at,
+    })
 }
 
-async fn open_session(state: &AppState, conn: &mut AnyConnection, account_id: &str) -> ApiResult<(String, i64)> {
+async fn open_session(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> ApiResult<(String, i64)> {
     let token = crypto::new_token();
     let now = now_ms();
     let expires_at = now + state.settings.session_hours * 3_600_000;
@@ -203,7 +226,11 @@ async fn open_session(state: &AppState, conn: &mut AnyConnection, account_id: &s
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn add_dependant(state: &AppState, caller: &Caller, input: NewDependantInput) -> ApiResult<PatientView> {
+pub async fn add_dependant(
+    state: &AppState,
+    caller: &Caller,
+    input: NewDependantInput,
+) -> ApiResult<PatientView> {
     caller.require(Role::Patient)?;
     let name = RealName::parse(&input.name)?;
     let id = ResidentId::parse(&input.resident_id)?;
@@ -244,7 +271,9 @@ pub async fn add_dependant(state: &AppState, caller: &Caller, input: NewDependan
         },
     )
     .await?;
-    let row = identity::patient(&mut tx, &patient_id).await?.ok_or_else(ApiError::not_found)?;
+    let row = identity::patient(&mut tx, &patient_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(patient_view(state, &row))
 }
@@ -264,12 +293,21 @@ pub async fn login(state: &AppState, input: Credentials, client: &str) -> ApiRes
         return Err(ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
-            format!("Too many failed logins. Wait {} minutes and try again.", s.login_window_minutes),
+            format!(
+                "Too many failed logins. Wait {} minutes and try again.",
+                s.login_window_minutes
+            ),
         ));
     }
-    let account = identity::account_by_phone_hash(&mut conn, &state.vault.blind_index("phone", phone.as_str())).await?;
+    let account = identity::account_by_phone_hash(
+        &mut conn,
+        &state.vault.blind_index("phone", phone.as_str()),
+    )
+    .await?;
     // Verify against a dummy hash when the account is unknown, so timing does not tell.
-    let hash = account.as_ref().map_or_else(|| DUMMY_HASH.to_string(), |a| a.password_hash.clone());
+    let hash = account
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.to_string(), |a| a.password_hash.clone());
     let password = input.password;
     let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&password, &hash)).await?;
     let account = account.filter(|a| ok && a.disabled == 0);
@@ -283,10 +321,19 @@ pub async fn login(state: &AppState, input: Credentials, client: &str) -> ApiRes
         ));
     };
     let (token, expires_at) = open_session(state, &mut conn, &account.id).await?;
-    let mut roles: Vec<String> = identity::roles_of(&mut conn, &account.id).await?.into_iter().map(|g| g.role).collect();
+    let mut roles: Vec<String> = identity::roles_of(&mut conn, &account.id)
+        .await?
+        .into_iter()
+        .map(|g| g.role)
+        .collect();
     roles.dedup();
     tracing::info!(account_id = %account.id, "logged in");
-    Ok(LoggedIn { account_id: account.id, token, expires_at, roles })
+    Ok(LoggedIn {
+        account_id: account.id,
+        token,
+        expires_at,
+        roles,
+    })
 }
 
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3i3v1vC0jrdW2LVH0VUKkgeUkObrPS0mR0s5dz6W4fE";
@@ -299,24 +346,43 @@ pub async fn logout(state: &AppState, token: &str) -> ApiResult<()> {
 
 pub async fn me(state: &AppState, caller: &Caller) -> ApiResult<MeView> {
     let mut conn = state.store.conn().await?;
-    let account = identity::account(&mut conn, &caller.account_id).await?.ok_or_else(ApiError::unauthenticated)?;
+    let account = identity::account(&mut conn, &caller.account_id)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
     let patient = identity::patient_of_account(&mut conn, &caller.account_id).await?;
     let dependants = identity::dependants_of(&mut conn, &caller.account_id).await?;
     for p in patient.iter().chain(&dependants) {
-        let ground = if p.account_id.as_deref() == Some(caller.account_id.as_str()) { "self" } else { "guardian" };
+        let ground = if p.account_id.as_deref() == Some(caller.account_id.as_str()) {
+            "self"
+        } else {
+            "guardian"
+        };
         audit_read(&mut conn, caller, &p.id, ground, "patient.read").await?;
     }
     Ok(MeView {
         account_id: account.id,
         display_name: account.display_name,
         phone_masked: mask_phone(&state.vault.decrypt(&account.phone_enc).unwrap_or_default()),
-        roles: caller.grants.iter().map(|(role, scope_id)| RoleView { role: role.as_str().to_string(), scope_id: scope_id.clone() }).collect(),
+        roles: caller
+            .grants
+            .iter()
+            .map(|(role, scope_id)| RoleView {
+                role: role.as_str().to_string(),
+                scope_id: scope_id.clone(),
+            })
+            .collect(),
         patient: patient.as_ref().map(|p| patient_view(state, p)),
         dependants: dependants.iter().map(|p| patient_view(state, p)).collect(),
     })
 }
 
-async fn audit_read(conn: &mut AnyConnection, caller: &Caller, patient_id: &str, ground: &str, action: &str) -> ApiResult<()> {
+async fn audit_read(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    patient_id: &str,
+    ground: &str,
+    action: &str,
+) -> ApiResult<()> {
     audit::record(
         conn,
         &audit::AuditEntry {
@@ -337,14 +403,19 @@ async fn audit_read(conn: &mut AnyConnection, caller: &Caller, patient_id: &str,
 /// Read one patient's record, authorised by role and relationship. Every
 /// attempt, granted or refused, is written to the audit log.
 #[tracing::instrument(skip_all, fields(patient_id = %patient_id))]
-pub async fn read_patient(state: &AppState, caller: &Caller, patient_id: &str) -> ApiResult<PatientView> {
+pub async fn read_patient(
+    state: &AppState,
+    caller: &Caller,
+    patient_id: &str,
+) -> ApiResult<PatientView> {
     let mut conn = state.store.conn().await?;
     let row = identity::patient(&mut conn, patient_id).await?;
     let rel = match &row {
         Some(p) => Relationship {
             is_self: p.account_id.as_deref() == Some(caller.account_id.as_str()),
             is_guardian: p.guardian_account_id.as_deref() == Some(caller.account_id.as_str()),
-            is_treating: identity::is_treating(&mut conn, &p.id, &caller.account_id, now_ms()).await?,
+            is_treating: identity::is_treating(&mut conn, &p.id, &caller.account_id, now_ms())
+                .await?,
         },
         None => Relationship::default(),
     };
@@ -371,9 +442,15 @@ pub struct AuditView {
 
 /// Who has read or changed a patient's record: visible to the patient, their
 /// guardian and regulators (reading the trail is itself audited).
-pub async fn patient_audit_trail(state: &AppState, caller: &Caller, patient_id: &str) -> ApiResult<Vec<AuditView>> {
+pub async fn patient_audit_trail(
+    state: &AppState,
+    caller: &Caller,
+    patient_id: &str,
+) -> ApiResult<Vec<AuditView>> {
     let mut conn = state.store.conn().await?;
-    let p = identity::patient(&mut conn, patient_id).await?.ok_or_else(ApiError::not_found)?;
+    let p = identity::patient(&mut conn, patient_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let rel = Relationship {
         is_self: p.account_id.as_deref() == Some(caller.account_id.as_str()),
         is_guardian: p.guardian_account_id.as_deref() == Some(caller.account_id.as_str()),
@@ -381,16 +458,34 @@ pub async fn patient_audit_trail(state: &AppState, caller: &Caller, patient_id: 
     };
     let ground = patient_read_ground(&caller.roles(), &rel).map_err(|_| ApiError::not_found())?;
     let rows = audit::trail(&mut conn, "patient", &p.id, 500).await?;
-    audit_read(&mut conn, caller, &p.id, ground.as_str(), "patient.audit.read").await?;
+    audit_read(
+        &mut conn,
+        caller,
+        &p.id,
+        ground.as_str(),
+        "patient.audit.read",
+    )
+    .await?;
     Ok(rows
         .into_iter()
-        .map(|r| AuditView { at: r.at, actor_id: r.actor_id, actor_roles: r.actor_roles, action: r.action, ground: r.ground })
+        .map(|r| AuditView {
+            at: r.at,
+            actor_id: r.actor_id,
+            actor_roles: r.actor_roles,
+            action: r.action,
+            ground: r.ground,
+        })
         .collect())
 }
 
 /// Bootstrap a platform admin (first install, demo, tests): nobody exists yet
 /// who could create one through the API.
-pub async fn create_platform_admin(state: &AppState, name: &str, phone: &str, password: &str) -> ApiResult<String> {
+pub async fn create_platform_admin(
+    state: &AppState,
+    name: &str,
+    phone: &str,
+    password: &str,
+) -> ApiResult<String> {
     let name = RealName::parse(name)?;
     let phone = PhoneNumber::parse(phone)?;
     let password = Password::parse(password, Some(&phone))?;

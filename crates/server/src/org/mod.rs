@@ -20,9 +20,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/specialties", get(specialties))
         .route("/api/v1/organisations", get(list_orgs).post(create_org))
         .route("/api/v1/organisations/{id}", get(org_detail))
-        .route("/api/v1/organisations/{id}/departments", post(add_department))
-        .route("/api/v1/organisations/{id}/practitioners", get(org_staff).post(create_practitioner))
-        .route("/api/v1/organisations/{id}/affiliations", post(add_affiliation))
+        .route(
+            "/api/v1/organisations/{id}/departments",
+            post(add_department),
+        )
+        .route(
+            "/api/v1/organisations/{id}/practitioners",
+            get(org_staff).post(create_practitioner),
+        )
+        .route(
+            "/api/v1/organisations/{id}/affiliations",
+            post(add_affiliation),
+        )
         .route("/api/v1/practitioners/{id}", get(practitioner))
         .route("/api/v1/consortia", post(create_consortium))
         .route("/api/v1/consortia/{id}", get(consortium))
@@ -43,7 +52,11 @@ async fn specialties() -> AxumJson<Vec<SpecialtyView>> {
     AxumJson(
         ihos_domain::org::SPECIALTIES
             .iter()
-            .map(|(code, name_zh, name_en)| SpecialtyView { code, name_zh, name_en })
+            .map(|(code, name_zh, name_en)| SpecialtyView {
+                code,
+                name_zh,
+                name_en,
+            })
             .collect(),
     )
 }
@@ -62,20 +75,32 @@ async fn list_orgs(
     q: Result<Query<OrgFilter>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<AxumJson<Vec<OrgView>>> {
     let Query(q) = q?;
-    Ok(AxumJson(service::list_orgs(&state, q.kind.as_deref(), q.city.as_deref()).await?))
+    Ok(AxumJson(
+        service::list_orgs(&state, q.kind.as_deref(), q.city.as_deref()).await?,
+    ))
 }
 
 /// Platform admin registers an organisation.
 #[utoipa::path(post, path = "/api/v1/organisations", tag = "organisations", request_body = NewOrgInput,
     responses((status = 201, body = OrgView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_org(State(state): State<AppState>, caller: Caller, Json(input): Json<NewOrgInput>) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, AxumJson(service::create_org(&state, &caller, input).await?)))
+async fn create_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(input): Json<NewOrgInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        AxumJson(service::create_org(&state, &caller, input).await?),
+    ))
 }
 
 /// An organisation with its departments and consortia.
 #[utoipa::path(get, path = "/api/v1/organisations/{id}", tag = "organisations",
     responses((status = 200, body = OrgDetail), (status = 404, body = ErrorBody)))]
-async fn org_detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<AxumJson<OrgDetail>> {
+async fn org_detail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<AxumJson<OrgDetail>> {
     Ok(AxumJson(service::org_detail(&state, &id).await?))
 }
 
@@ -88,13 +113,20 @@ async fn add_department(
     Path(id): Path<String>,
     Json(input): Json<NewDepartmentInput>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, AxumJson(service::add_department(&state, &caller, &id, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        AxumJson(service::add_department(&state, &caller, &id, input).await?),
+    ))
 }
 
 /// The org's practitioners (its own admins and platform admins only).
 #[utoipa::path(get, path = "/api/v1/organisations/{id}/practitioners", tag = "organisations",
     responses((status = 200, body = [StaffMemberView]), (status = 404, body = ErrorBody)))]
-async fn org_staff(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<AxumJson<Vec<StaffMemberView>>> {
+async fn org_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<AxumJson<Vec<StaffMemberView>>> {
     Ok(AxumJson(service::org_staff(&state, &caller, &id).await?))
 }
 
@@ -107,7 +139,10 @@ async fn create_practitioner(
     Path(id): Path<String>,
     Json(input): Json<NewPractitionerInput>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, AxumJson(service::create_practitioner(&state, &caller, &id, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        AxumJson(service::create_practitioner(&state, &caller, &id, input).await?),
+    ))
 }
 
 /// 多点执业: add an existing practitioner to this organisation.
@@ -119,25 +154,41 @@ async fn add_affiliation(
     Path(id): Path<String>,
     Json(input): Json<NewAffiliationInput>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, AxumJson(service::add_affiliation(&state, &caller, &id, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        AxumJson(service::add_affiliation(&state, &caller, &id, input).await?),
+    ))
 }
 
 /// A practitioner's public profile.
 #[utoipa::path(get, path = "/api/v1/practitioners/{id}", tag = "organisations",
     responses((status = 200, body = PractitionerView), (status = 404, body = ErrorBody)))]
-async fn practitioner(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<AxumJson<PractitionerView>> {
+async fn practitioner(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<AxumJson<PractitionerView>> {
     Ok(AxumJson(service::practitioner(&state, &id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/consortia", tag = "organisations", request_body = NewConsortiumInput,
     responses((status = 201, body = ConsortiumView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn create_consortium(State(state): State<AppState>, caller: Caller, Json(input): Json<NewConsortiumInput>) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, AxumJson(service::create_consortium(&state, &caller, input).await?)))
+async fn create_consortium(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(input): Json<NewConsortiumInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        AxumJson(service::create_consortium(&state, &caller, input).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/consortia/{id}", tag = "organisations",
     responses((status = 200, body = ConsortiumView), (status = 404, body = ErrorBody)))]
-async fn consortium(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<AxumJson<ConsortiumView>> {
+async fn consortium(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<AxumJson<ConsortiumView>> {
     Ok(AxumJson(service::consortium(&state, &id).await?))
 }
 
@@ -149,13 +200,21 @@ async fn add_member(
     Path(id): Path<String>,
     Json(input): Json<MemberInput>,
 ) -> ApiResult<AxumJson<ConsortiumView>> {
-    Ok(AxumJson(service::add_member(&state, &caller, &id, input).await?))
+    Ok(AxumJson(
+        service::add_member(&state, &caller, &id, input).await?,
+    ))
 }
 
 /// Platform admin creates an org admin, consortium admin, regulator or platform admin.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "identity", request_body = NewStaffAccountInput,
     responses((status = 201, body = CreatedAccount), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_staff_account(State(state): State<AppState>, caller: Caller, Json(input): Json<NewStaffAccountInput>) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, AxumJson(service::create_staff_account(&state, &caller, input).await?)))
+async fn create_staff_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(input): Json<NewStaffAccountInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        AxumJson(service::create_staff_account(&state, &caller, input).await?),
+    ))
 }
-

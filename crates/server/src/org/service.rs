@@ -4,7 +4,9 @@
 use chrono::NaiveDate;
 use ihos_domain::identity::{mask_phone, may_practise_online, years_of_practice};
 use ihos_domain::org::{parse_hospital_level, parse_label};
-use ihos_domain::{DomainError, LicenceNumber, OrgKind, Password, PhoneNumber, RealName, Role, Specialty, Title};
+use ihos_domain::{
+    DomainError, LicenceNumber, OrgKind, Password, PhoneNumber, RealName, Role, Specialty, Title,
+};
 use ihos_store::identity::{self, NewAffiliation, NewPractitioner, PractitionerRow};
 use ihos_store::org::{self, NewOrg, OrgRow};
 use ihos_store::{AnyConnection, audit};
@@ -156,13 +158,32 @@ pub struct StaffMemberView {
 }
 
 pub fn org_view(o: OrgRow) -> OrgView {
-    let kind_label = OrgKind::parse(&o.kind).map(|k| k.label_zh()).unwrap_or_default().to_string();
-    OrgView { id: o.id, name: o.name, kind: o.kind, kind_label, level: o.level, province: o.province, city: o.city }
+    let kind_label = OrgKind::parse(&o.kind)
+        .map(|k| k.label_zh())
+        .unwrap_or_default()
+        .to_string();
+    OrgView {
+        id: o.id,
+        name: o.name,
+        kind: o.kind,
+        kind_label,
+        level: o.level,
+        province: o.province,
+        city: o.city,
+    }
 }
 
 fn department_view(d: org::DepartmentRow) -> DepartmentView {
-    let specialty_label = Specialty::parse(&d.specialty).map(|s| s.label_zh()).unwrap_or_default().to_string();
-    DepartmentView { id: d.id, name: d.name, specialty: d.specialty, specialty_label }
+    let specialty_label = Specialty::parse(&d.specialty)
+        .map(|s| s.label_zh())
+        .unwrap_or_default()
+        .to_string();
+    DepartmentView {
+        id: d.id,
+        name: d.name,
+        specialty: d.specialty,
+        specialty_label,
+    }
 }
 
 async fn record_change(
@@ -190,7 +211,11 @@ async fn record_change(
     Ok(())
 }
 
-pub async fn create_org(state: &AppState, caller: &Caller, input: NewOrgInput) -> ApiResult<OrgView> {
+pub async fn create_org(
+    state: &AppState,
+    caller: &Caller,
+    input: NewOrgInput,
+) -> ApiResult<OrgView> {
     caller.require(Role::PlatformAdmin)?;
     let kind = OrgKind::parse(input.kind.trim())?;
     let new = NewOrg {
@@ -202,34 +227,70 @@ pub async fn create_org(state: &AppState, caller: &Caller, input: NewOrgInput) -
     };
     let mut tx = state.store.begin().await?;
     let id = org::insert_org(&mut tx, &new).await?;
-    record_change(&mut tx, caller, "organisation.create", "organisation", &id, Some(&id)).await?;
-    let row = org::org(&mut tx, &id).await?.ok_or_else(ApiError::not_found)?;
+    record_change(
+        &mut tx,
+        caller,
+        "organisation.create",
+        "organisation",
+        &id,
+        Some(&id),
+    )
+    .await?;
+    let row = org::org(&mut tx, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(org_view(row))
 }
 
-pub async fn list_orgs(state: &AppState, kind: Option<&str>, city: Option<&str>) -> ApiResult<Vec<OrgView>> {
+pub async fn list_orgs(
+    state: &AppState,
+    kind: Option<&str>,
+    city: Option<&str>,
+) -> ApiResult<Vec<OrgView>> {
     if let Some(k) = kind {
         OrgKind::parse(k)?;
     }
     let mut c = state.store.conn().await?;
-    Ok(org::list_orgs(&mut c, kind, city).await?.into_iter().map(org_view).collect())
+    Ok(org::list_orgs(&mut c, kind, city)
+        .await?
+        .into_iter()
+        .map(org_view)
+        .collect())
 }
 
 pub async fn org_detail(state: &AppState, org_id: &str) -> ApiResult<OrgDetail> {
     let mut c = state.store.conn().await?;
-    let o = org::org(&mut c, org_id).await?.ok_or_else(ApiError::not_found)?;
-    let departments = org::departments_of(&mut c, org_id).await?.into_iter().map(department_view).collect();
+    let o = org::org(&mut c, org_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let departments = org::departments_of(&mut c, org_id)
+        .await?
+        .into_iter()
+        .map(department_view)
+        .collect();
     let consortia = org::consortia_of(&mut c, org_id)
         .await?
         .into_iter()
-        .map(|c| ConsortiumSummary { id: c.id, name: c.name, lead_org_id: c.lead_org_id })
+        .map(|c| ConsortiumSummary {
+            id: c.id,
+            name: c.name,
+            lead_org_id: c.lead_org_id,
+        })
         .collect();
-    Ok(OrgDetail { org: org_view(o), departments, consortia })
+    Ok(OrgDetail {
+        org: org_view(o),
+        departments,
+        consortia,
+    })
 }
 
 /// Load an organisation the caller administers; others look like "not found".
-async fn administered_org(c: &mut AnyConnection, caller: &Caller, org_id: &str) -> ApiResult<OrgRow> {
+async fn administered_org(
+    c: &mut AnyConnection,
+    caller: &Caller,
+    org_id: &str,
+) -> ApiResult<OrgRow> {
     if !caller.may_admin_org(org_id) {
         return Err(ApiError::not_found());
     }
@@ -247,56 +308,124 @@ pub async fn add_department(
     let mut tx = state.store.begin().await?;
     let o = administered_org(&mut tx, caller, org_id).await?;
     if !OrgKind::parse(&o.kind)?.has_departments() {
-        return Err(DomainError::new("no_departments", "Only hospitals and community health centres have clinical departments.").into());
+        return Err(DomainError::new(
+            "no_departments",
+            "Only hospitals and community health centres have clinical departments.",
+        )
+        .into());
     }
     let id = org::insert_department(&mut tx, org_id, &name, specialty.code()).await?;
-    record_change(&mut tx, caller, "department.create", "department", &id, Some(org_id)).await?;
-    let row = org::department(&mut tx, &id).await?.ok_or_else(ApiError::not_found)?;
+    record_change(
+        &mut tx,
+        caller,
+        "department.create",
+        "department",
+        &id,
+        Some(org_id),
+    )
+    .await?;
+    let row = org::department(&mut tx, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(department_view(row))
 }
 
-pub async fn create_consortium(state: &AppState, caller: &Caller, input: NewConsortiumInput) -> ApiResult<ConsortiumView> {
+pub async fn create_consortium(
+    state: &AppState,
+    caller: &Caller,
+    input: NewConsortiumInput,
+) -> ApiResult<ConsortiumView> {
     caller.require(Role::PlatformAdmin)?;
     let name = parse_label(&input.name, "name", 60)?;
     let mut tx = state.store.begin().await?;
-    let lead = org::org(&mut tx, &input.lead_org_id).await?.ok_or_else(|| {
-        ApiError::from(DomainError::new("unknown_org", "The lead organisation does not exist.").on("lead_org_id"))
-    })?;
+    let lead = org::org(&mut tx, &input.lead_org_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::from(
+                DomainError::new("unknown_org", "The lead organisation does not exist.")
+                    .on("lead_org_id"),
+            )
+        })?;
     if lead.kind != OrgKind::Hospital.as_str() {
-        return Err(DomainError::new("lead_not_hospital", "A consortium is led by a hospital.").on("lead_org_id").into());
+        return Err(
+            DomainError::new("lead_not_hospital", "A consortium is led by a hospital.")
+                .on("lead_org_id")
+                .into(),
+        );
     }
     let id = org::insert_consortium(&mut tx, &name, &lead.id).await?;
-    record_change(&mut tx, caller, "consortium.create", "consortium", &id, None).await?;
+    record_change(
+        &mut tx,
+        caller,
+        "consortium.create",
+        "consortium",
+        &id,
+        None,
+    )
+    .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     consortium(state, &id).await
 }
 
 pub async fn consortium(state: &AppState, id: &str) -> ApiResult<ConsortiumView> {
     let mut c = state.store.conn().await?;
-    let row = org::consortium(&mut c, id).await?.ok_or_else(ApiError::not_found)?;
-    let members = org::members_of(&mut c, id).await?.into_iter().map(org_view).collect();
-    Ok(ConsortiumView { id: row.id, name: row.name, lead_org_id: row.lead_org_id, members })
+    let row = org::consortium(&mut c, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let members = org::members_of(&mut c, id)
+        .await?
+        .into_iter()
+        .map(org_view)
+        .collect();
+    Ok(ConsortiumView {
+        id: row.id,
+        name: row.name,
+        lead_org_id: row.lead_org_id,
+        members,
+    })
 }
 
-pub async fn add_member(state: &AppState, caller: &Caller, consortium_id: &str, input: MemberInput) -> ApiResult<ConsortiumView> {
-    let allowed = caller.has(Role::PlatformAdmin) || caller.scopes(Role::ConsortiumAdmin).any(|s| s == consortium_id);
+pub async fn add_member(
+    state: &AppState,
+    caller: &Caller,
+    consortium_id: &str,
+    input: MemberInput,
+) -> ApiResult<ConsortiumView> {
+    let allowed = caller.has(Role::PlatformAdmin)
+        || caller
+            .scopes(Role::ConsortiumAdmin)
+            .any(|s| s == consortium_id);
     if !allowed {
         return Err(ApiError::not_found());
     }
     let mut tx = state.store.begin().await?;
-    org::consortium(&mut tx, consortium_id).await?.ok_or_else(ApiError::not_found)?;
-    org::org(&mut tx, &input.org_id)
+    org::consortium(&mut tx, consortium_id)
         .await?
-        .ok_or_else(|| ApiError::from(DomainError::new("unknown_org", "No such organisation.").on("org_id")))?;
+        .ok_or_else(ApiError::not_found)?;
+    org::org(&mut tx, &input.org_id).await?.ok_or_else(|| {
+        ApiError::from(DomainError::new("unknown_org", "No such organisation.").on("org_id"))
+    })?;
     org::add_member(&mut tx, consortium_id, &input.org_id).await?;
-    record_change(&mut tx, caller, "consortium.member.add", "consortium", consortium_id, Some(&input.org_id)).await?;
+    record_change(
+        &mut tx,
+        caller,
+        "consortium.member.add",
+        "consortium",
+        consortium_id,
+        Some(&input.org_id),
+    )
+    .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     consortium(state, consortium_id).await
 }
 
 /// Platform admins create administrative and supervisory accounts.
-pub async fn create_staff_account(state: &AppState, caller: &Caller, input: NewStaffAccountInput) -> ApiResult<CreatedAccount> {
+pub async fn create_staff_account(
+    state: &AppState,
+    caller: &Caller,
+    input: NewStaffAccountInput,
+) -> ApiResult<CreatedAccount> {
     caller.require(Role::PlatformAdmin)?;
     let name = RealName::parse(&input.name)?;
     let phone = PhoneNumber::parse(&input.phone)?;
@@ -307,17 +436,34 @@ pub async fn create_staff_account(state: &AppState, caller: &Caller, input: NewS
     match role {
         Role::OrgAdmin => {
             org::org(&mut tx, &scope).await?.ok_or_else(|| {
-                ApiError::from(DomainError::new("unknown_org", "An org admin needs the id of their organisation as scope_id.").on("scope_id"))
+                ApiError::from(
+                    DomainError::new(
+                        "unknown_org",
+                        "An org admin needs the id of their organisation as scope_id.",
+                    )
+                    .on("scope_id"),
+                )
             })?;
         }
         Role::ConsortiumAdmin => {
             org::consortium(&mut tx, &scope).await?.ok_or_else(|| {
-                ApiError::from(DomainError::new("unknown_consortium", "A consortium admin needs the consortium's id as scope_id.").on("scope_id"))
+                ApiError::from(
+                    DomainError::new(
+                        "unknown_consortium",
+                        "A consortium admin needs the consortium's id as scope_id.",
+                    )
+                    .on("scope_id"),
+                )
             })?;
         }
         Role::Regulator | Role::PlatformAdmin if scope.is_empty() => {}
         Role::Regulator | Role::PlatformAdmin => {
-            return Err(DomainError::new("invalid_field", "This role is platform-wide; leave scope_id empty.").on("scope_id").into());
+            return Err(DomainError::new(
+                "invalid_field",
+                "This role is platform-wide; leave scope_id empty.",
+            )
+            .on("scope_id")
+            .into());
         }
         _ => {
             return Err(DomainError::new(
@@ -331,20 +477,35 @@ pub async fn create_staff_account(state: &AppState, caller: &Caller, input: NewS
     let hash = hash_password(password).await?;
     let account_id = insert_login_account(state, &mut tx, name.as_str(), &phone, hash).await?;
     identity::grant_role(&mut tx, &account_id, role.as_str(), &scope).await?;
-    record_change(&mut tx, caller, "account.create", "account", &account_id, (!scope.is_empty()).then_some(scope.as_str())).await?;
+    record_change(
+        &mut tx,
+        caller,
+        "account.create",
+        "account",
+        &account_id,
+        (!scope.is_empty()).then_some(scope.as_str()),
+    )
+    .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(CreatedAccount { account_id })
 }
 
-async fn department_of_org(c: &mut AnyConnection, org_id: &str, department_id: Option<&str>) -> ApiResult<Option<String>> {
+async fn department_of_org(
+    c: &mut AnyConnection,
+    org_id: &str,
+    department_id: Option<&str>,
+) -> ApiResult<Option<String>> {
     let Some(dep) = department_id.map(str::trim).filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
     match org::department(c, dep).await? {
         Some(d) if d.org_id == org_id => Ok(Some(d.id)),
-        _ => Err(DomainError::new("unknown_department", "That department does not belong to this organisation.")
-            .on("department_id")
-            .into()),
+        _ => Err(DomainError::new(
+            "unknown_department",
+            "That department does not belong to this organisation.",
+        )
+        .on("department_id")
+        .into()),
     }
 }
 
@@ -363,14 +524,24 @@ pub async fn create_practitioner(
         .ok()
         .filter(|d| *d <= today_in_shanghai())
         .ok_or_else(|| {
-            DomainError::new("invalid_date", "Date of first independent practice is YYYY-MM-DD and not in the future.")
-                .on("practising_since")
+            DomainError::new(
+                "invalid_date",
+                "Date of first independent practice is YYYY-MM-DD and not in the future.",
+            )
+            .on("practising_since")
         })?;
     let mut tx = state.store.begin().await?;
     let o = administered_org(&mut tx, caller, org_id).await?;
     let kind = OrgKind::parse(&o.kind)?;
-    if matches!(kind, OrgKind::Enterprise) || (kind == OrgKind::Pharmacy && title.role() != Role::Pharmacist) {
-        return Err(DomainError::new("role_not_allowed_here", "This kind of organisation cannot employ that practitioner.").on("title").into());
+    if matches!(kind, OrgKind::Enterprise)
+        || (kind == OrgKind::Pharmacy && title.role() != Role::Pharmacist)
+    {
+        return Err(DomainError::new(
+            "role_not_allowed_here",
+            "This kind of organisation cannot employ that practitioner.",
+        )
+        .on("title")
+        .into());
     }
     let department_id = department_of_org(&mut tx, org_id, input.department_id.as_deref()).await?;
     let hash = hash_password(password).await?;
@@ -381,41 +552,88 @@ pub async fn create_practitioner(
         licence_no: licence.as_str().to_string(),
         practising_since: since.format("%Y-%m-%d").to_string(),
         created_by: caller.account_id.clone(),
-        affiliations: vec![NewAffiliation { org_id: org_id.to_string(), department_id, is_primary: true }],
+        affiliations: vec![NewAffiliation {
+            org_id: org_id.to_string(),
+            department_id,
+            is_primary: true,
+        }],
     };
     identity::insert_practitioner(&mut tx, &account_id, name.as_str(), &new).await?;
-    record_change(&mut tx, caller, "practitioner.create", "practitioner", &account_id, Some(org_id)).await?;
+    record_change(
+        &mut tx,
+        caller,
+        "practitioner.create",
+        "practitioner",
+        &account_id,
+        Some(org_id),
+    )
+    .await?;
     let view = practitioner_view(&mut tx, &account_id).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(view)
 }
 
 /// 多点执业: an org admin adds an existing practitioner (by licence number) to their organisation.
-pub async fn add_affiliation(state: &AppState, caller: &Caller, org_id: &str, input: NewAffiliationInput) -> ApiResult<PractitionerView> {
+pub async fn add_affiliation(
+    state: &AppState,
+    caller: &Caller,
+    org_id: &str,
+    input: NewAffiliationInput,
+) -> ApiResult<PractitionerView> {
     let licence = LicenceNumber::parse(&input.licence_no)?;
     let mut tx = state.store.begin().await?;
     administered_org(&mut tx, caller, org_id).await?;
-    let p = identity::practitioner_by_licence(&mut tx, licence.as_str()).await?.ok_or_else(|| {
-        ApiError::from(DomainError::new("unknown_licence", "No practitioner holds that licence number.").on("licence_no"))
-    })?;
-    let department_id = department_of_org(&mut tx, org_id, input.department_id.as_deref()).await?;
-    identity::insert_affiliation(&mut tx, &p.account_id, &NewAffiliation { org_id: org_id.to_string(), department_id, is_primary: false })
-        .await
-        .map_err(|e| match e {
-            ihos_store::StoreError::Duplicate { .. } => {
-                ApiError::from(DomainError::new("already_affiliated", "This practitioner already works here.").on("licence_no"))
-            }
-            other => other.into(),
+    let p = identity::practitioner_by_licence(&mut tx, licence.as_str())
+        .await?
+        .ok_or_else(|| {
+            ApiError::from(
+                DomainError::new(
+                    "unknown_licence",
+                    "No practitioner holds that licence number.",
+                )
+                .on("licence_no"),
+            )
         })?;
+    let department_id = department_of_org(&mut tx, org_id, input.department_id.as_deref()).await?;
+    identity::insert_affiliation(
+        &mut tx,
+        &p.account_id,
+        &NewAffiliation {
+            org_id: org_id.to_string(),
+            department_id,
+            is_primary: false,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        ihos_store::StoreError::Duplicate { .. } => ApiError::from(
+            DomainError::new(
+                "already_affiliated",
+                "This practitioner already works here.",
+            )
+            .on("licence_no"),
+        ),
+        other => other.into(),
+    })?;
     identity::grant_role(&mut tx, &p.account_id, &p.role, org_id).await?;
-    record_change(&mut tx, caller, "affiliation.create", "practitioner", &p.account_id, Some(org_id)).await?;
+    record_change(
+        &mut tx,
+        caller,
+        "affiliation.create",
+        "practitioner",
+        &p.account_id,
+        Some(org_id),
+    )
+    .await?;
     let view = practitioner_view(&mut tx, &p.account_id).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(view)
 }
 
 async fn practitioner_view(c: &mut AnyConnection, id: &str) -> ApiResult<PractitionerView> {
-    let p = identity::practitioner(c, id).await?.ok_or_else(ApiError::not_found)?;
+    let p = identity::practitioner(c, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let affiliations = identity::affiliations_of(c, id).await?;
     Ok(to_view(p, affiliations))
 }
@@ -453,15 +671,25 @@ pub async fn practitioner(state: &AppState, id: &str) -> ApiResult<PractitionerV
 }
 
 /// The staff list of one organisation: its own admins only (and platform admins).
-pub async fn org_staff(state: &AppState, caller: &Caller, org_id: &str) -> ApiResult<Vec<StaffMemberView>> {
+pub async fn org_staff(
+    state: &AppState,
+    caller: &Caller,
+    org_id: &str,
+) -> ApiResult<Vec<StaffMemberView>> {
     let mut c = state.store.conn().await?;
     administered_org(&mut c, caller, org_id).await?;
     let mut out = Vec::new();
     for p in identity::practitioners_of_org(&mut c, org_id).await? {
         let id = p.account_id.clone();
-        let phone = identity::account(&mut c, &id).await?.map(|a| state.vault.decrypt(&a.phone_enc).unwrap_or_default()).unwrap_or_default();
+        let phone = identity::account(&mut c, &id)
+            .await?
+            .map(|a| state.vault.decrypt(&a.phone_enc).unwrap_or_default())
+            .unwrap_or_default();
         let affiliations = identity::affiliations_of(&mut c, &id).await?;
-        out.push(StaffMemberView { practitioner: to_view(p, affiliations), phone_masked: mask_phone(&phone) });
+        out.push(StaffMemberView {
+            practitioner: to_view(p, affiliations),
+            phone_masked: mask_phone(&phone),
+        });
     }
     Ok(out)
 }

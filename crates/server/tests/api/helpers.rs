@@ -25,7 +25,10 @@ pub fn resident_id(birth: &str) -> String {
 
 /// A valid mobile number, unique within the test run.
 pub fn phone() -> String {
-    format!("135{:08}", SEQ.fetch_add(1, Ordering::Relaxed) * 7919 + std::process::id())
+    format!(
+        "135{:08}",
+        SEQ.fetch_add(1, Ordering::Relaxed) * 7919 + std::process::id()
+    )
 }
 
 pub const PASSWORD: &str = "Kangfu-2026-ok";
@@ -44,7 +47,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     adjust(&mut settings);
-    let state = ihos_server::build_state(settings).await.expect("server state");
+    let state = ihos_server::build_state(settings)
+        .await
+        .expect("server state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -56,7 +61,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .await
         .unwrap();
     });
-    TestApp { base, state, client: Client::new(), _dir: dir, _shutdown: tx }
+    TestApp {
+        base,
+        state,
+        client: Client::new(),
+        _dir: dir,
+        _shutdown: tx,
+    }
 }
 
 /// A logged-in caller's bearer token.
@@ -101,11 +112,18 @@ impl TestApp {
     pub async fn sign_up_patient(&self, name: &str) -> SignedUpPatient {
         let phone = phone();
         let rid = resident_id("19800101");
-        let resp = self.sign_up(json!({"name": name, "resident_id": rid, "phone": phone, "password": PASSWORD})).await;
+        let resp = self
+            .sign_up(
+                json!({"name": name, "resident_id": rid, "phone": phone, "password": PASSWORD}),
+            )
+            .await;
         assert_eq!(resp.status(), StatusCode::CREATED);
         let body: Value = resp.json().await.unwrap();
         SignedUpPatient {
-            session: Session { token: s(&body["token"]), account_id: s(&body["account_id"]) },
+            session: Session {
+                token: s(&body["token"]),
+                account_id: s(&body["account_id"]),
+            },
             patient_id: s(&body["patient_id"]),
             phone,
             resident_id: rid,
@@ -113,27 +131,42 @@ impl TestApp {
     }
 
     pub async fn login(&self, phone: &str, password: &str) -> Response {
-        self.post("/api/v1/sessions", None, &json!({"phone": phone, "password": password})).await
+        self.post(
+            "/api/v1/sessions",
+            None,
+            &json!({"phone": phone, "password": password}),
+        )
+        .await
     }
 
     pub async fn login_ok(&self, phone: &str) -> Session {
         let resp = self.login(phone, PASSWORD).await;
         assert_eq!(resp.status(), StatusCode::OK);
         let body: Value = resp.json().await.unwrap();
-        Session { token: s(&body["token"]), account_id: s(&body["account_id"]) }
+        Session {
+            token: s(&body["token"]),
+            account_id: s(&body["account_id"]),
+        }
     }
 
     pub async fn platform_admin(&self) -> Session {
         let phone = phone();
-        ihos_server::identity::service::create_platform_admin(&self.state, "平台管理员", &phone, PASSWORD)
-            .await
-            .unwrap();
+        ihos_server::identity::service::create_platform_admin(
+            &self.state,
+            "平台管理员",
+            &phone,
+            PASSWORD,
+        )
+        .await
+        .unwrap();
         self.login_ok(&phone).await
     }
 
     pub async fn count(&self, table: ihos_store::identity::Table) -> i64 {
         let mut c = self.state.store.conn().await.unwrap();
-        ihos_store::identity::count_rows(&mut c, table).await.unwrap()
+        ihos_store::identity::count_rows(&mut c, table)
+            .await
+            .unwrap()
     }
 
     /// Create a hospital as the platform admin; answers its id.
@@ -159,14 +192,22 @@ impl TestApp {
                 &json!({"name": "管理员", "phone": phone, "password": PASSWORD, "role": "org_admin", "scope_id": org_id}),
             )
             .await;
-        assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap());
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "{}",
+            resp.text().await.unwrap()
+        );
         self.login_ok(&phone).await
     }
 
     /// A doctor created by `org_admin` at `org_id`; answers (doctor id, phone).
     pub async fn doctor(&self, org_admin: &Session, org_id: &str, since: &str) -> (String, String) {
         let phone = phone();
-        let licence = format!("11033{:010}", SEQ.fetch_add(1, Ordering::Relaxed) as u64 * 7 + u64::from(std::process::id()));
+        let licence = format!(
+            "11033{:010}",
+            SEQ.fetch_add(1, Ordering::Relaxed) as u64 * 7 + u64::from(std::process::id())
+        );
         let resp = self
             .post(
                 &format!("/api/v1/organisations/{org_id}/practitioners"),
@@ -175,13 +216,20 @@ impl TestApp {
                         "licence_no": licence, "practising_since": since}),
             )
             .await;
-        assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap());
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "{}",
+            resp.text().await.unwrap()
+        );
         (s(&resp.json::<Value>().await.unwrap()["id"]), phone)
     }
 }
 
 pub fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_string()
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_string()
 }
 
 /// Assert an error response's status and stable code; answers the body.

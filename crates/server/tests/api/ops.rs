@@ -8,7 +8,12 @@ async fn health_readiness_and_openapi_answer() {
     let app = spawn_app().await;
     assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
-    let spec: Value = app.get("/api/openapi.json", None).await.json().await.unwrap();
+    let spec: Value = app
+        .get("/api/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(spec["paths"]["/api/v1/patients"]["post"].is_object());
     assert!(spec["paths"]["/api/v1/organisations/{id}/practitioners"]["get"].is_object());
 }
@@ -19,7 +24,12 @@ async fn responses_forbid_caching_and_foreign_scripts() {
     let p = app.sign_up_patient("张三").await;
     let resp = app.get("/api/v1/me", Some(&p.session)).await;
     assert_eq!(resp.headers()["cache-control"], "no-store");
-    assert!(resp.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+    assert!(
+        resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
     assert!(resp.headers().contains_key("x-request-id"));
 }
 
@@ -29,8 +39,21 @@ async fn pages_speak_chinese_by_default_and_english_on_request() {
     let zh = app.get("/signup", None).await.text().await.unwrap();
     assert!(zh.contains("患者实名注册") && zh.contains("lang=\"zh-CN\""));
     let en = app.get("/signup?lang=en", None).await;
-    assert!(en.headers()["set-cookie"].to_str().unwrap().contains("ihos_lang=en"));
-    assert!(en.text().await.unwrap().contains("Patient real-name sign-up"));
+    assert!(
+        en.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("ihos_lang=en")
+    );
+    assert!(
+        en.text()
+            .await
+            .unwrap()
+            .contains("Patient real-name sign-up")
+    );
     let home = app.client.get(app.url("/home")).send().await.unwrap();
-    assert!(home.url().path().ends_with("/login"), "home redirects to login when logged out");
+    assert!(
+        home.url().path().ends_with("/login"),
+        "home redirects to login when logged out"
+    );
 }
