@@ -15,10 +15,17 @@ impl Lang {
     }
 
     pub fn t(self, key: &str) -> &'static str {
-        TEXT.iter()
+        all_text()
             .find(|(k, _, _)| *k == key)
             .map_or("?", |(_, zh, en)| if self == Lang::En { en } else { zh })
     }
+}
+
+/// Every capability module with UI text contributes its own table here.
+const TABLES: &[&[(&str, &str, &str)]] = &[TEXT];
+
+fn all_text() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    TABLES.iter().flat_map(|t| t.iter())
 }
 
 /// (key, 中文, English). Error codes double as keys so the UI can explain
@@ -258,8 +265,7 @@ pub const TEXT: &[(&str, &str, &str)] = &[
 
 /// The error texts, for the page script.
 pub fn error_texts(lang: Lang) -> String {
-    let map: serde_json::Map<String, serde_json::Value> = TEXT
-        .iter()
+    let map: serde_json::Map<String, serde_json::Value> = all_text()
         .map(|(k, zh, en)| {
             (
                 (*k).to_string(),
@@ -276,7 +282,7 @@ mod tests {
 
     #[test]
     fn keys_are_unique_and_fall_back_visibly() {
-        let mut keys: Vec<_> = TEXT.iter().map(|t| t.0).collect();
+        let mut keys: Vec<_> = all_text().map(|t| t.0).collect();
         keys.sort_unstable();
         let n = keys.len();
         keys.dedup();

@@ -33,17 +33,17 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize)]
-struct LangQuery {
-    lang: Option<String>,
+pub struct LangQuery {
+    pub lang: Option<String>,
 }
 
 /// The page language: `?lang=en` (remembered in a cookie), else the cookie, else Chinese.
-struct PageLang {
-    lang: Lang,
-    set_cookie: Option<String>,
+pub struct PageLang {
+    pub lang: Lang,
+    pub set_cookie: Option<String>,
 }
 
-fn page_lang(q: &LangQuery, headers: &HeaderMap) -> PageLang {
+pub fn page_lang(q: &LangQuery, headers: &HeaderMap) -> PageLang {
     let from = |v: &str| {
         if v.starts_with("en") {
             Lang::En
@@ -78,7 +78,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn new(lang: Lang, caller: Option<&crate::auth::Caller>) -> Self {
+    pub fn new(lang: Lang, caller: Option<&crate::auth::Caller>) -> Self {
         Self {
             lang,
             i18n_json: error_texts(lang),
@@ -96,7 +96,7 @@ impl Frame {
     }
 }
 
-fn render(t: &impl Template, lang: &PageLang) -> ApiResult<Response> {
+pub fn render(t: &impl Template, lang: &PageLang) -> ApiResult<Response> {
     let html = t.render().map_err(ApiError::internal)?;
     let mut resp = Html(html).into_response();
     if let Some(c) = &lang.set_cookie
