@@ -4,6 +4,7 @@ pub mod access;
 mod error;
 pub mod identity;
 pub mod org;
+pub mod scheduling;
 
 pub use error::DomainError;
 pub use identity::{LicenceNumber, Password, PhoneNumber, RealName, ResidentId, Role, Title};

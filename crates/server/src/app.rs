@@ -20,7 +20,7 @@ use utoipa::OpenApi;
 use crate::crypto::Vault;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::{identity, org, web};
+use crate::{identity, org, scheduling, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,8 +32,12 @@ use crate::{identity, org, web};
         org::add_department, org::org_staff, org::create_practitioner, org::add_affiliation,
         org::practitioner, org::create_consortium, org::consortium, org::add_member,
         org::create_staff_account,
+        scheduling::create_template, scheduling::doctor_templates, scheduling::change_template,
+        scheduling::remove_template, scheduling::add_extra_hours, scheduling::take_leave,
+        scheduling::search, scheduling::book, scheduling::my_appointments, scheduling::appointment,
+        scheduling::cancel, scheduling::attendance, scheduling::doctor_day, scheduling::notifications,
     ),
-    tags((name = "identity"), (name = "organisations"))
+    tags((name = "identity"), (name = "organisations"), (name = "scheduling"))
 )]
 pub struct ApiDoc;
 
@@ -47,6 +51,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         vault: Vault::new(&key),
         settings: Arc::new(settings),
         metrics: None,
+        booking_gate: Arc::default(),
     })
 }
 
@@ -59,6 +64,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(identity::router())
         .merge(org::router())
+        .merge(scheduling::router())
         .fallback(api_not_found);
     Router::new()
         .merge(api)

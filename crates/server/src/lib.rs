@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod identity;
 mod json;
 pub mod org;
+pub mod scheduling;
 pub mod settings;
 pub mod state;
 pub mod web;

@@ -25,6 +25,10 @@ pub struct Settings {
     pub log_format: String,
     /// Mark session cookies `Secure` (behind HTTPS).
     pub secure_cookies: bool,
+    /// Booking rules: release time, per-day limit, cancellation cut-off.
+    pub scheduling: ihos_domain::scheduling::Policy,
+    /// Where notifications go besides the in-app inbox: `log` (development).
+    pub notify_channel: String,
 }
 
 impl Default for Settings {
@@ -40,6 +44,8 @@ impl Default for Settings {
             login_window_minutes: 15,
             log_format: "pretty".into(),
             secure_cookies: false,
+            scheduling: ihos_domain::scheduling::Policy::default(),
+            notify_channel: "log".into(),
         }
     }
 }
@@ -64,6 +70,8 @@ impl std::fmt::Debug for Settings {
             .field("login_window_minutes", &self.login_window_minutes)
             .field("log_format", &self.log_format)
             .field("secure_cookies", &self.secure_cookies)
+            .field("scheduling", &self.scheduling)
+            .field("notify_channel", &self.notify_channel)
             .finish()
     }
 }

@@ -12,4 +12,6 @@ pub struct AppState {
     pub vault: Vault,
     pub settings: Arc<Settings>,
     pub metrics: Option<PrometheusHandle>,
+    /// In-process admission gate for bookings (a hint; the database decides).
+    pub booking_gate: Arc<crate::scheduling::gate::Gate>,
 }

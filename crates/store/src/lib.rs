@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod identity;
 pub mod org;
+pub mod scheduling;
 pub mod session;
 pub mod testing;
 

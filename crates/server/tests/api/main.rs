@@ -6,3 +6,4 @@ mod helpers;
 mod identity;
 mod ops;
 mod organisations;
+mod scheduling;

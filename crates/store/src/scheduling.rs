@@ -1,0 +1,791 @@
+//! Schedules, slots, appointments and the notification outbox rows they write.
+//! Seats are taken with a conditional UPDATE; one patient's bookings per day
+//! with a conditional upsert; the unique (patient_id, active_start) backs both.
+
+use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
+
+use crate::{StoreResult, classify, new_id};
+
+#[derive(Debug, Clone)]
+pub struct NewTemplate {
+    pub doctor_id: String,
+    pub org_id: String,
+    pub department_id: Option<String>,
+    pub weekday: i64,
+    pub start_minute: i64,
+    pub end_minute: i64,
+    pub slot_minutes: i64,
+    pub capacity: i64,
+    pub slot_type: String,
+    pub fee_fen: i64,
+    pub mode: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TemplateRow {
+    pub id: String,
+    pub doctor_id: String,
+    pub org_id: String,
+    pub department_id: Option<String>,
+    pub weekday: i64,
+    pub start_minute: i64,
+    pub end_minute: i64,
+    pub slot_minutes: i64,
+    pub capacity: i64,
+    pub slot_type: String,
+    pub fee_fen: i64,
+    pub mode: String,
+    pub active: i64,
+}
+
+const TEMPLATE_COLUMNS: &str = "id, doctor_id, org_id, department_id, weekday, start_minute, end_minute, \
+     slot_minutes, capacity, slot_type, fee_fen, mode, active";
+
+pub async fn insert_template(
+    conn: &mut AnyConnection,
+    t: &NewTemplate,
+    now: i64,
+) -> StoreResult<String> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO schedule_templates (id, doctor_id, org_id, department_id, weekday, start_minute, \
+         end_minute, slot_minutes, capacity, slot_type, fee_fen, mode, active, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $14)",
+    )
+    .bind(&id)
+    .bind(&t.doctor_id)
+    .bind(&t.org_id)
+    .bind(t.department_id.as_deref())
+    .bind(t.weekday)
+    .bind(t.start_minute)
+    .bind(t.end_minute)
+    .bind(t.slot_minutes)
+    .bind(t.capacity)
+    .bind(&t.slot_type)
+    .bind(t.fee_fen)
+    .bind(&t.mode)
+    .bind(&t.created_by)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Replace a template's hours and terms (doctor and organisation stay).
+pub async fn update_template(
+    conn: &mut AnyConnection,
+    id: &str,
+    t: &NewTemplate,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE schedule_templates SET department_id = $2, weekday = $3, start_minute = $4, end_minute = $5, \
+         slot_minutes = $6, capacity = $7, slot_type = $8, fee_fen = $9, mode = $10, updated_at = $11 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(t.department_id.as_deref())
+    .bind(t.weekday)
+    .bind(t.start_minute)
+    .bind(t.end_minute)
+    .bind(t.slot_minutes)
+    .bind(t.capacity)
+    .bind(&t.slot_type)
+    .bind(t.fee_fen)
+    .bind(&t.mode)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn deactivate_template(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE schedule_templates SET active = 0, updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn template(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<TemplateRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {TEMPLATE_COLUMNS} FROM schedule_templates WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+pub async fn templates_of(
+    conn: &mut AnyConnection,
+    doctor_id: &str,
+) -> StoreResult<Vec<TemplateRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {TEMPLATE_COLUMNS} FROM schedule_templates WHERE doctor_id = $1 AND active = 1 \
+         ORDER BY weekday, start_minute"
+    )))
+    .bind(doctor_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn active_templates(conn: &mut AnyConnection) -> StoreResult<Vec<TemplateRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {TEMPLATE_COLUMNS} FROM schedule_templates WHERE active = 1 ORDER BY id"
+    )))
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSlot {
+    pub doctor_id: String,
+    pub org_id: String,
+    pub department_id: Option<String>,
+    pub template_id: Option<String>,
+    pub service_date: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub slot_minutes: i64,
+    pub mode: String,
+    pub slot_type: String,
+    pub fee_fen: i64,
+    pub capacity: i64,
+    pub opens_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SlotRow {
+    pub id: String,
+    pub doctor_id: String,
+    pub org_id: String,
+    pub department_id: Option<String>,
+    pub template_id: Option<String>,
+    pub service_date: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub slot_minutes: i64,
+    pub mode: String,
+    pub slot_type: String,
+    pub fee_fen: i64,
+    pub capacity: i64,
+    pub remaining: i64,
+    pub opens_at: i64,
+    pub status: String,
+}
+
+const SLOT_COLUMNS: &str = "id, doctor_id, org_id, department_id, template_id, service_date, starts_at, \
+     ends_at, slot_minutes, mode, slot_type, fee_fen, capacity, remaining, opens_at, status";
+
+/// Insert a slot unless the doctor already has one at that time and mode;
+/// answers the new id, or None when it existed.
+pub async fn insert_slot(
+    conn: &mut AnyConnection,
+    s: &NewSlot,
+    now: i64,
+) -> StoreResult<Option<String>> {
+    let id = new_id();
+    let done = sqlx::query(
+        "INSERT INTO slots (id, doctor_id, org_id, department_id, template_id, service_date, starts_at, ends_at, \
+         slot_minutes, mode, slot_type, fee_fen, capacity, remaining, opens_at, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, 'open', $15) \
+         ON CONFLICT (doctor_id, mode, starts_at) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(&s.doctor_id)
+    .bind(&s.org_id)
+    .bind(s.department_id.as_deref())
+    .bind(s.template_id.as_deref())
+    .bind(&s.service_date)
+    .bind(s.starts_at)
+    .bind(s.ends_at)
+    .bind(s.slot_minutes)
+    .bind(&s.mode)
+    .bind(&s.slot_type)
+    .bind(s.fee_fen)
+    .bind(s.capacity)
+    .bind(s.opens_at)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok((done.rows_affected() == 1).then_some(id))
+}
+
+pub async fn slot(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<SlotRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {SLOT_COLUMNS} FROM slots WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Open slots of one template that start after `from`.
+pub async fn future_slots_of_template(
+    conn: &mut AnyConnection,
+    template_id: &str,
+    from: i64,
+) -> StoreResult<Vec<SlotRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {SLOT_COLUMNS} FROM slots WHERE template_id = $1 AND starts_at > $2 AND status = 'open' \
+         ORDER BY starts_at"
+    )))
+    .bind(template_id)
+    .bind(from)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Open slots of one doctor starting in [from, to).
+pub async fn open_slots_of_doctor(
+    conn: &mut AnyConnection,
+    doctor_id: &str,
+    from: i64,
+    to: i64,
+) -> StoreResult<Vec<SlotRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {SLOT_COLUMNS} FROM slots WHERE doctor_id = $1 AND starts_at >= $2 AND starts_at < $3 \
+         AND status = 'open' ORDER BY starts_at"
+    )))
+    .bind(doctor_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn slots_of_doctor_on(
+    conn: &mut AnyConnection,
+    doctor_id: &str,
+    service_date: &str,
+) -> StoreResult<Vec<SlotRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {SLOT_COLUMNS} FROM slots WHERE doctor_id = $1 AND service_date = $2 AND status = 'open' \
+         ORDER BY starts_at, mode"
+    )))
+    .bind(doctor_id)
+    .bind(service_date)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// New terms for a kept slot. Capacity never drops below the seats already
+/// booked, so no booking is lost; fees apply to new bookings only.
+pub async fn update_slot_terms(
+    conn: &mut AnyConnection,
+    id: &str,
+    capacity: i64,
+    fee_fen: i64,
+    slot_type: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE slots SET \
+           capacity = CASE WHEN $2 >= capacity - remaining THEN $2 ELSE capacity - remaining END, \
+           remaining = CASE WHEN $2 >= capacity - remaining THEN $2 - (capacity - remaining) ELSE 0 END, \
+           fee_fen = $3, slot_type = $4 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(capacity)
+    .bind(fee_fen)
+    .bind(slot_type)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn withdraw_slot(conn: &mut AnyConnection, id: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE slots SET status = 'withdrawn', remaining = 0 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Take one seat: the authoritative, atomic check. Answers false when the
+/// slot is full, withdrawn, not yet released or already started.
+pub async fn take_seat(conn: &mut AnyConnection, slot_id: &str, now: i64) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE slots SET remaining = remaining - 1 \
+         WHERE id = $1 AND remaining > 0 AND status = 'open' AND opens_at <= $2 AND starts_at > $2",
+    )
+    .bind(slot_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn give_back_seat(conn: &mut AnyConnection, slot_id: &str) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE slots SET remaining = remaining + 1 \
+         WHERE id = $1 AND status = 'open' AND remaining < capacity",
+    )
+    .bind(slot_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Count one more booking for the patient's day unless `limit` is reached.
+pub async fn count_day_booking(
+    conn: &mut AnyConnection,
+    patient_id: &str,
+    service_date: &str,
+    limit: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO patient_day_bookings (patient_id, service_date, booked) VALUES ($1, $2, 1) \
+         ON CONFLICT (patient_id, service_date) DO UPDATE SET booked = patient_day_bookings.booked + 1 \
+         WHERE patient_day_bookings.booked < $3",
+    )
+    .bind(patient_id)
+    .bind(service_date)
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn uncount_day_booking(
+    conn: &mut AnyConnection,
+    patient_id: &str,
+    service_date: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE patient_day_bookings SET booked = booked - 1 \
+         WHERE patient_id = $1 AND service_date = $2 AND booked > 0",
+    )
+    .bind(patient_id)
+    .bind(service_date)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Does the patient hold an active booking overlapping [starts_at, ends_at)?
+pub async fn has_overlapping_booking(
+    conn: &mut AnyConnection,
+    patient_id: &str,
+    starts_at: i64,
+    ends_at: i64,
+) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM appointments WHERE patient_id = $1 AND status = 'booked' \
+         AND starts_at < $3 AND ends_at > $2",
+    )
+    .bind(patient_id)
+    .bind(starts_at)
+    .bind(ends_at)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAppointment<'a> {
+    pub slot: &'a SlotRow,
+    pub patient_id: &'a str,
+    pub booked_by: &'a str,
+    pub code: &'a str,
+}
+
+pub async fn insert_appointment(
+    conn: &mut AnyConnection,
+    a: &NewAppointment<'_>,
+    now: i64,
+) -> StoreResult<String> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO appointments (id, slot_id, patient_id, booked_by, doctor_id, org_id, service_date, \
+         starts_at, ends_at, fee_fen, code, status, active_start, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'booked', $8, $12)",
+    )
+    .bind(&id)
+    .bind(&a.slot.id)
+    .bind(a.patient_id)
+    .bind(a.booked_by)
+    .bind(&a.slot.doctor_id)
+    .bind(&a.slot.org_id)
+    .bind(&a.slot.service_date)
+    .bind(a.slot.starts_at)
+    .bind(a.slot.ends_at)
+    .bind(a.slot.fee_fen)
+    .bind(a.code)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| classify(e, &["active_start", "code"]))?;
+    Ok(id)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AppointmentRow {
+    pub id: String,
+    pub slot_id: String,
+    pub patient_id: String,
+    pub patient_name: String,
+    pub booked_by: String,
+    pub doctor_id: String,
+    pub doctor_name: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub service_date: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub fee_fen: i64,
+    pub code: String,
+    pub status: String,
+    pub refund_fen: i64,
+    pub mode: String,
+    pub slot_type: String,
+    pub slot_minutes: i64,
+    pub capacity: i64,
+    pub created_at: i64,
+    pub patient_account_id: Option<String>,
+    pub guardian_account_id: Option<String>,
+}
+
+const APPOINTMENT_SELECT: &str = "SELECT a.id, a.slot_id, a.patient_id, p.name AS patient_name, a.booked_by, \
+     a.doctor_id, d.name AS doctor_name, a.org_id, o.name AS org_name, a.service_date, a.starts_at, a.ends_at, \
+     a.fee_fen, a.code, a.status, a.refund_fen, s.mode, s.slot_type, s.slot_minutes, s.capacity, a.created_at, \
+     p.account_id AS patient_account_id, p.guardian_account_id \
+     FROM appointments a JOIN patients p ON p.id = a.patient_id JOIN practitioners d ON d.account_id = a.doctor_id \
+     JOIN organisations o ON o.id = a.org_id JOIN slots s ON s.id = a.slot_id";
+
+pub async fn appointment(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> StoreResult<Option<AppointmentRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "{APPOINTMENT_SELECT} WHERE a.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Appointments of the patients an account books for (self and dependants), newest first.
+pub async fn appointments_for_account(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> StoreResult<Vec<AppointmentRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "{APPOINTMENT_SELECT} WHERE p.account_id = $1 OR p.guardian_account_id = $1 \
+         ORDER BY a.starts_at DESC LIMIT 200"
+    )))
+    .bind(account_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn appointments_of_doctor_on(
+    conn: &mut AnyConnection,
+    doctor_id: &str,
+    service_date: &str,
+) -> StoreResult<Vec<AppointmentRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "{APPOINTMENT_SELECT} WHERE a.doctor_id = $1 AND a.service_date = $2 ORDER BY a.starts_at, a.created_at, a.id"
+    )))
+    .bind(doctor_id)
+    .bind(service_date)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn active_appointments_of_slot(
+    conn: &mut AnyConnection,
+    slot_id: &str,
+) -> StoreResult<Vec<AppointmentRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "{APPOINTMENT_SELECT} WHERE a.slot_id = $1 AND a.status = 'booked' ORDER BY a.created_at, a.id"
+    )))
+    .bind(slot_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Close a booked appointment (cancel, displace, attend, no-show). Answers
+/// false when it was not booked any more, so it is closed exactly once.
+pub async fn close_appointment(
+    conn: &mut AnyConnection,
+    id: &str,
+    status: &str,
+    refund_fen: i64,
+    now: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE appointments SET status = $2, refund_fen = $3, active_start = NULL, closed_at = $4 \
+         WHERE id = $1 AND status = 'booked'",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(refund_fen)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How often a patient cancelled late or did not show up.
+pub async fn patient_record_counts(
+    conn: &mut AnyConnection,
+    patient_id: &str,
+) -> StoreResult<(i64, i64)> {
+    let late: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM appointments WHERE patient_id = $1 AND status = 'late_cancelled'",
+    )
+    .bind(patient_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let no_show: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM appointments WHERE patient_id = $1 AND status = 'no_show'",
+    )
+    .bind(patient_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((late, no_show))
+}
+
+/// Booked appointments starting in [from, to) not yet reminded.
+pub async fn due_for_reminder(
+    conn: &mut AnyConnection,
+    from: i64,
+    to: i64,
+) -> StoreResult<Vec<AppointmentRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "{APPOINTMENT_SELECT} WHERE a.status = 'booked' AND a.starts_at >= $1 AND a.starts_at < $2 \
+         AND a.reminded_at IS NULL ORDER BY a.starts_at LIMIT 1000"
+    )))
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn mark_reminded(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE appointments SET reminded_at = $2 WHERE id = $1 AND reminded_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Booked appointments of one local day not yet told their queue position.
+pub async fn due_for_queue_notice(
+    conn: &mut AnyConnection,
+    service_date: &str,
+    now: i64,
+) -> StoreResult<Vec<AppointmentRow>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "{APPOINTMENT_SELECT} WHERE a.service_date = $1 AND a.status = 'booked' AND a.starts_at > $2 \
+         AND a.queue_notified_at IS NULL ORDER BY a.starts_at LIMIT 1000"
+    )))
+    .bind(service_date)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn mark_queue_notified(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE appointments SET queue_notified_at = $2 WHERE id = $1 AND queue_notified_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Position (1-based) in the doctor's queue of the day: booked or attended
+/// appointments that start earlier, or at the same time and were booked earlier.
+pub async fn queue_position(conn: &mut AnyConnection, a: &AppointmentRow) -> StoreResult<i64> {
+    let ahead: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM appointments WHERE doctor_id = $1 AND service_date = $2 \
+         AND status IN ('booked', 'attended') \
+         AND (starts_at < $3 OR (starts_at = $3 AND (created_at < $4 OR (created_at = $4 AND id < $5))))",
+    )
+    .bind(&a.doctor_id)
+    .bind(&a.service_date)
+    .bind(a.starts_at)
+    .bind(a.created_at)
+    .bind(&a.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(ahead + 1)
+}
+
+/// Position (1-based) among the bookings of the same slot, in booking order.
+pub async fn position_in_slot(conn: &mut AnyConnection, a: &AppointmentRow) -> StoreResult<i64> {
+    let ahead: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM appointments WHERE slot_id = $1 AND status IN ('booked', 'attended') \
+         AND (created_at < $2 OR (created_at = $2 AND id < $3))",
+    )
+    .bind(&a.slot_id)
+    .bind(a.created_at)
+    .bind(&a.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(ahead + 1)
+}
+
+/// A notification for the outbox, written in the caller's transaction.
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    topic: &str,
+    recipient_id: Option<&str>,
+    payload: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox (id, created_at, topic, recipient_id, payload, attempts) VALUES ($1, $2, $3, $4, $5, 0)",
+    )
+    .bind(new_id())
+    .bind(now)
+    .bind(topic)
+    .bind(recipient_id)
+    .bind(payload)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OutboxRow {
+    pub id: String,
+    pub created_at: i64,
+    pub topic: String,
+    pub recipient_id: Option<String>,
+    pub payload: String,
+    pub attempts: i64,
+    pub delivered_at: Option<i64>,
+}
+
+/// One account's notifications, newest first (the in-app inbox).
+pub async fn inbox(
+    conn: &mut AnyConnection,
+    recipient_id: &str,
+    limit: i64,
+) -> StoreResult<Vec<OutboxRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, created_at, topic, recipient_id, payload, attempts, delivered_at FROM outbox \
+         WHERE recipient_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(recipient_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Undelivered notifications on `topic_prefix`, oldest first.
+pub async fn pending(
+    conn: &mut AnyConnection,
+    topic_prefix: &str,
+    limit: i64,
+) -> StoreResult<Vec<OutboxRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, created_at, topic, recipient_id, payload, attempts, delivered_at FROM outbox \
+         WHERE delivered_at IS NULL AND topic LIKE $1 ORDER BY created_at, id LIMIT $2",
+    )
+    .bind(format!("{topic_prefix}%"))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn mark_delivered(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1 WHERE id = $1 AND delivered_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DoctorCard {
+    pub doctor_id: String,
+    pub name: String,
+    pub title: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub department_id: Option<String>,
+    pub department_name: Option<String>,
+    pub specialty: Option<String>,
+}
+
+/// Doctors with open slots on `service_date`, narrowed by department,
+/// specialty and title (any may be None).
+pub async fn search_doctors(
+    conn: &mut AnyConnection,
+    service_date: &str,
+    department_id: Option<&str>,
+    specialty: Option<&str>,
+    title: Option<&str>,
+) -> StoreResult<Vec<DoctorCard>> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT s.doctor_id, d.name, d.title, s.org_id, o.name AS org_name, s.department_id, \
+           dep.name AS department_name, dep.specialty \
+         FROM slots s JOIN practitioners d ON d.account_id = s.doctor_id \
+         JOIN organisations o ON o.id = s.org_id LEFT JOIN departments dep ON dep.id = s.department_id \
+         WHERE s.service_date = $1 AND s.status = 'open' \
+           AND ($2 IS NULL OR s.department_id = $2) AND ($3 IS NULL OR dep.specialty = $3) \
+           AND ($4 IS NULL OR d.title = $4) \
+         ORDER BY o.name, dep.name, d.name LIMIT 200",
+    )
+    .bind(service_date)
+    .bind(department_id)
+    .bind(specialty)
+    .bind(title)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Invariants after a registration rush, for benchmarks and tests:
+/// (confirmed bookings, slots whose bookings exceed capacity, patients holding
+/// two active bookings at one time, slots whose `remaining` disagrees with their bookings).
+pub async fn rush_invariants(
+    conn: &mut AnyConnection,
+    doctor_id: &str,
+) -> StoreResult<(i64, i64, i64, i64)> {
+    let confirmed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM appointments WHERE doctor_id = $1 AND status = 'booked'",
+    )
+    .bind(doctor_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let oversold: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT s.id FROM slots s JOIN appointments a ON a.slot_id = s.id \
+         WHERE s.doctor_id = $1 AND a.status = 'booked' GROUP BY s.id, s.capacity \
+         HAVING COUNT(*) > s.capacity) x",
+    )
+    .bind(doctor_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let duplicates: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT patient_id, starts_at FROM appointments \
+         WHERE doctor_id = $1 AND status = 'booked' GROUP BY patient_id, starts_at HAVING COUNT(*) > 1) x",
+    )
+    .bind(doctor_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mismatched: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM slots s WHERE s.doctor_id = $1 AND s.status = 'open' AND s.capacity - s.remaining <> \
+         (SELECT COUNT(*) FROM appointments a WHERE a.slot_id = s.id AND a.status = 'booked')",
+    )
+    .bind(doctor_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((confirmed, oversold, duplicates, mismatched))
+}
