@@ -1,0 +1,659 @@
+//! The 07:00 registration rush: many concurrent clients try to book the 200
+//! slots of one popular expert over HTTP against a real ihos server, on
+//! SQLite and on PostgreSQL; afterwards the database is checked for exactly
+//! min(capacity, attempts) bookings, no oversell and no duplicate patient
+//! bookings. On PostgreSQL a naive hot-row `UPDATE ... WHERE remaining > 0`
+//! pgbench script runs side by side on the same server as the anchor.
+//!
+//! cargo run --release -p ihos-bench --bin rush -- [--pg postgres://postgres@127.0.0.1:5432/postgres]
+//!     [--attempts 10000] [--clients 8,64] [--slots 200] [--capacity 1] [--skip-sqlite]
+//!
+//! Only 127.0.0.1 is targeted.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::Duration as Days;
+use ihos_domain::scheduling::local_date;
+use ihos_server::Settings;
+use ihos_store::{AnyConnection, new_id, now_ms};
+use serde_json::{Value, json};
+use sqlx::migrate::MigrateDatabase;
+
+struct Args {
+    pg: Option<String>,
+    attempts: usize,
+    clients: Vec<usize>,
+    slots: usize,
+    capacity: usize,
+    sqlite: bool,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        pg: Some("postgres://postgres@127.0.0.1:5432/postgres".into()),
+        attempts: 10_000,
+        clients: vec![8, 64],
+        slots: 200,
+        capacity: 1,
+        sqlite: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut v = || it.next().context("missing value");
+        match k.as_str() {
+            "--pg" => a.pg = Some(v()?),
+            "--no-pg" => a.pg = None,
+            "--attempts" => a.attempts = v()?.parse()?,
+            "--clients" => a.clients = v()?.split(',').map(str::parse).collect::<Result<_, _>>()?,
+            "--slots" => a.slots = v()?.parse()?,
+            "--capacity" => a.capacity = v()?.parse()?,
+            "--skip-sqlite" => a.sqlite = false,
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    if let Some(pg) = &a.pg
+        && !(pg.contains("@127.0.0.1") || pg.contains("@localhost"))
+    {
+        bail!("benchmarks only target 127.0.0.1");
+    }
+    Ok(a)
+}
+
+struct Run {
+    backend: &'static str,
+    clients: usize,
+    attempts: usize,
+    confirmed: usize,
+    unavailable: usize,
+    other_errors: usize,
+    secs: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    db_confirmed: i64,
+    oversold: i64,
+    duplicates: i64,
+    mismatched: i64,
+}
+
+impl Run {
+    fn rps(&self) -> f64 {
+        self.attempts as f64 / self.secs
+    }
+}
+
+const PASSWORD: &str = "Bench-2026-rush";
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let mut req = client.post(url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{url}: {status} {body}");
+    }
+    Ok(body)
+}
+
+/// Bench-only fast path: many patients with sessions, written straight
+/// through the store in a few multi-row statements (no password hashing).
+async fn bench_patients(conn: &mut AnyConnection, n: usize) -> anyhow::Result<Vec<String>> {
+    let now = now_ms();
+    let mut tokens = Vec::with_capacity(n);
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    for chunk_start in (0..n).step_by(500) {
+        let chunk = chunk_start..(chunk_start + 500).min(n);
+        let mut accounts = Vec::new();
+        for i in chunk.clone() {
+            let token = format!("bench-{run}-{i}");
+            accounts.push((
+                new_id(),
+                new_id(),
+                ihos_server::crypto::token_hash(&token),
+                i,
+            ));
+            tokens.push(token);
+        }
+        let rows = |cols: usize| {
+            (0..accounts.len())
+                .map(|r| {
+                    let ps: Vec<String> =
+                        (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+                    format!("({})", ps.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sql = format!(
+            "INSERT INTO accounts (id, display_name, phone_enc, phone_hash, password_hash, disabled, created_at) VALUES {}",
+            rows(7)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (acc, _, _, i) in &accounts {
+            q = q
+                .bind(acc.clone())
+                .bind("抢号患者")
+                .bind("bench")
+                .bind(format!("bench-phone-{run}-{i}"))
+                .bind("bench-no-login")
+                .bind(0i64)
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+        let sql = format!(
+            "INSERT INTO role_grants (account_id, role, scope_id, created_at) VALUES {}",
+            rows(4)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (acc, _, _, _) in &accounts {
+            q = q.bind(acc.clone()).bind("patient").bind("").bind(now);
+        }
+        q.execute(&mut *conn).await?;
+        let sql = format!(
+            "INSERT INTO patients (id, account_id, name, resident_id_enc, resident_id_hash, resident_id_masked, \
+             birth_date, sex, created_at) VALUES {}",
+            rows(9)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (acc, pat, _, i) in &accounts {
+            q = q
+                .bind(pat.clone())
+                .bind(acc.clone())
+                .bind("抢号患者")
+                .bind("bench")
+                .bind(format!("bench-rid-{run}-{i}"))
+                .bind("3301**********001X")
+                .bind("1980-01-01")
+                .bind("female")
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+        let sql = format!(
+            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES {}",
+            rows(4)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (acc, _, hash, _) in &accounts {
+            q = q
+                .bind(hash.clone())
+                .bind(acc.clone())
+                .bind(now)
+                .bind(now + 86_400_000);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(tokens)
+}
+
+struct Server {
+    base: String,
+    state: ihos_server::AppState,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(database_url: String, dir: tempfile::TempDir, pool: u32) -> anyhow::Result<Server> {
+    let settings = Settings {
+        database_url,
+        bind: "127.0.0.1:0".into(),
+        data_key: "42".repeat(32),
+        max_connections: pool,
+        ..Settings::default()
+    };
+    let state = ihos_server::build_state(settings).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = state.clone();
+    tokio::spawn(async move {
+        let _ = ihos_server::serve_on(listener, served, async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    Ok(Server {
+        base,
+        state,
+        _shutdown: tx,
+        _dir: dir,
+    })
+}
+
+/// Org, org admin and one expert through the API; answers (admin token, org id).
+async fn setup_org(s: &Server, client: &reqwest::Client) -> anyhow::Result<(String, String)> {
+    ihos_server::identity::service::create_platform_admin(
+        &s.state,
+        "平台管理员",
+        "13900000001",
+        PASSWORD,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+    let url = |p: &str| format!("{}{p}", s.base);
+    let admin = post(
+        client,
+        &url("/api/v1/sessions"),
+        None,
+        json!({"phone": "13900000001", "password": PASSWORD}),
+    )
+    .await?;
+    let admin = admin["token"].as_str().unwrap_or_default().to_string();
+    let org = post(
+        client,
+        &url("/api/v1/organisations"),
+        Some(&admin),
+        json!({"name": "杭州城东人民医院", "kind": "hospital", "level": "三级甲等", "province": "浙江省", "city": "杭州市"}),
+    )
+    .await?;
+    let org = org["id"].as_str().unwrap_or_default().to_string();
+    post(
+        client,
+        &url("/api/v1/accounts"),
+        Some(&admin),
+        json!({"name": "管理员", "phone": "13900000002", "password": PASSWORD, "role": "org_admin", "scope_id": org}),
+    )
+    .await?;
+    let oa = post(
+        client,
+        &url("/api/v1/sessions"),
+        None,
+        json!({"phone": "13900000002", "password": PASSWORD}),
+    )
+    .await?;
+    Ok((oa["token"].as_str().unwrap_or_default().to_string(), org))
+}
+
+/// A popular expert with `slots` slots of `capacity` on `date`; answers (doctor id, slot ids).
+async fn expert(
+    s: &Server,
+    client: &reqwest::Client,
+    org_admin: &str,
+    org: &str,
+    n: usize,
+    date: &str,
+    slots: usize,
+    capacity: usize,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let url = |p: &str| format!("{}{p}", s.base);
+    let doctor = post(
+        client,
+        &url(&format!("/api/v1/organisations/{org}/practitioners")),
+        Some(org_admin),
+        json!({"name": "名医专家", "phone": format!("1390000{:04}", 100 + n), "password": PASSWORD, "title": "主任医师",
+               "licence_no": format!("110330{:09}", 100 + n), "practising_since": "2001-07-01"}),
+    )
+    .await?;
+    let doctor = doctor["id"].as_str().unwrap_or_default().to_string();
+    // 5-minute slots from 06:00; at most 200 per call (the day has 216).
+    let mut made = 0;
+    let mut start_min = 6 * 60;
+    while made < slots {
+        let take = (slots - made).min(100);
+        let end_min = start_min + take * 5;
+        post(
+            client,
+            &url(&format!("/api/v1/doctors/{doctor}/extra-hours")),
+            Some(org_admin),
+            json!({"org_id": org, "date": date, "start": format!("{:02}:{:02}", start_min / 60, start_min % 60),
+                   "end": format!("{:02}:{:02}", end_min / 60, end_min % 60), "slot_minutes": 5,
+                   "capacity": capacity, "slot_type": "expert", "fee_fen": 10000, "mode": "offline"}),
+        )
+        .await?;
+        made += take;
+        start_min = end_min;
+    }
+    let found: Value = client
+        .get(url(&format!("/api/v1/schedule?date={date}")))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let ids: Vec<String> = found
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["doctor_id"] == doctor.as_str()))
+        .and_then(|d| d["slots"].as_array())
+        .map(|s| {
+            s.iter()
+                .filter_map(|x| x["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.len() != slots {
+        bail!("expected {slots} slots, found {}", ids.len());
+    }
+    Ok((doctor, ids))
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+/// The rush itself: `clients` workers share `attempts` attempts; attempt i
+/// is patient i trying a pseudo-random one of the expert's slots.
+async fn rush(
+    s: &Server,
+    backend: &'static str,
+    doctor: &str,
+    slots: Arc<Vec<String>>,
+    tokens: Arc<Vec<String>>,
+    clients: usize,
+    attempts: usize,
+) -> anyhow::Result<Run> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let base = Arc::new(s.base.clone());
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..clients {
+        let (client, next, slots, tokens, base) = (
+            client.clone(),
+            next.clone(),
+            slots.clone(),
+            tokens.clone(),
+            base.clone(),
+        );
+        workers.spawn(async move {
+            let mut lat = Vec::new();
+            let (mut ok, mut unavailable, mut other) = (0usize, 0usize, 0usize);
+            let mut rng: u64 = 0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= attempts {
+                    break;
+                }
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let slot = &slots[(rng % slots.len() as u64) as usize];
+                let t0 = Instant::now();
+                let resp = client
+                    .post(format!("{base}/api/v1/slots/{slot}/bookings"))
+                    .bearer_auth(&tokens[i])
+                    .json(&json!({}))
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        let body: Value = r.json().await.unwrap_or(Value::Null);
+                        lat.push(t0.elapsed().as_micros() as u64);
+                        match (status, body["error"].as_str()) {
+                            (201, _) => ok += 1,
+                            (409, Some("slot_unavailable")) => unavailable += 1,
+                            (st, code) => {
+                                if other < 3 {
+                                    eprintln!("unexpected answer {st} {code:?}: {body}");
+                                }
+                                other += 1;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        if other < 3 {
+                            eprintln!("request failed: {e}");
+                        }
+                        other += 1;
+                    }
+                }
+            }
+            (lat, ok, unavailable, other)
+        });
+    }
+    let mut lat = Vec::with_capacity(attempts);
+    let (mut ok, mut unavailable, mut other) = (0, 0, 0);
+    while let Some(r) = workers.join_next().await {
+        let (l, o, u, e) = r?;
+        lat.extend(l);
+        ok += o;
+        unavailable += u;
+        other += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let mut conn = s.state.store.conn().await?;
+    let (db_confirmed, oversold, duplicates, mismatched) =
+        ihos_store::scheduling::rush_invariants(&mut conn, doctor).await?;
+    Ok(Run {
+        backend,
+        clients,
+        attempts,
+        confirmed: ok,
+        unavailable,
+        other_errors: other,
+        secs,
+        p50_ms: percentile(&lat, 0.50),
+        p99_ms: percentile(&lat, 0.99),
+        db_confirmed,
+        oversold,
+        duplicates,
+        mismatched,
+    })
+}
+
+async fn backend_runs(
+    backend: &'static str,
+    database_url: String,
+    dir: tempfile::TempDir,
+    a: &Args,
+) -> anyhow::Result<Vec<Run>> {
+    let pool = if backend == "sqlite" { 8 } else { 16 };
+    let s = start(database_url, dir, pool).await?;
+    let client = reqwest::Client::new();
+    let (org_admin, org) = setup_org(&s, &client).await?;
+    let t0 = Instant::now();
+    let tokens = {
+        let mut tx = s.state.store.begin().await?;
+        let t = bench_patients(&mut tx, a.attempts * a.clients.len()).await?;
+        tx.commit().await?;
+        t
+    };
+    println!(
+        "[{backend}] {} bench patients with sessions created in {:.1}s",
+        tokens.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let mut runs = Vec::new();
+    for (k, &clients) in a.clients.iter().enumerate() {
+        let date = (local_date(now_ms()) + Days::days(2 + k as i64))
+            .format("%Y-%m-%d")
+            .to_string();
+        let (doctor, slots) =
+            expert(&s, &client, &org_admin, &org, k, &date, a.slots, a.capacity).await?;
+        let mine = Arc::new(tokens[k * a.attempts..(k + 1) * a.attempts].to_vec());
+        let run = rush(
+            &s,
+            backend,
+            &doctor,
+            Arc::new(slots),
+            mine,
+            clients,
+            a.attempts,
+        )
+        .await?;
+        print_run(&run, a.slots * a.capacity);
+        runs.push(run);
+    }
+    Ok(runs)
+}
+
+fn print_run(r: &Run, capacity: usize) {
+    let expected = capacity.min(r.attempts);
+    println!(
+        "[{}] clients={:>3} attempts={} confirmed={} slot_unavailable={} other_errors={} | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | db: booked={} (expected {}) oversold_slots={} duplicate_patient_bookings={} remaining_mismatch={} => {}",
+        r.backend,
+        r.clients,
+        r.attempts,
+        r.confirmed,
+        r.unavailable,
+        r.other_errors,
+        r.rps(),
+        r.p50_ms,
+        r.p99_ms,
+        r.db_confirmed,
+        expected,
+        r.oversold,
+        r.duplicates,
+        r.mismatched,
+        if r.db_confirmed == expected as i64
+            && r.confirmed == expected
+            && r.oversold == 0
+            && r.duplicates == 0
+            && r.mismatched == 0
+            && r.other_errors == 0
+            && r.unavailable == r.attempts - expected
+        {
+            "OK"
+        } else {
+            "INVARIANT BROKEN"
+        }
+    );
+}
+
+/// The naive anchor: every attempt is one hot-row conditional UPDATE (plus
+/// the booking insert) straight on PostgreSQL with pgbench, same server.
+fn pgbench(
+    url: &str,
+    capacity: usize,
+    attempts: usize,
+    clients: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let psql = |sql: &str| -> anyhow::Result<()> {
+        let out = std::process::Command::new("psql")
+            .args(["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+            .output()
+            .context("psql not found")?;
+        if !out.status.success() {
+            bail!("psql: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    };
+    psql(
+        "CREATE TABLE IF NOT EXISTS naive_slot (id INT PRIMARY KEY, remaining INT NOT NULL); \
+          CREATE TABLE IF NOT EXISTS naive_booking (id BIGSERIAL PRIMARY KEY, slot_id INT NOT NULL, client INT NOT NULL)",
+    )?;
+    psql(&format!(
+        "TRUNCATE naive_booking; DELETE FROM naive_slot; INSERT INTO naive_slot VALUES (1, {capacity})"
+    ))?;
+    let script = tempfile::NamedTempFile::new()?;
+    std::fs::write(
+        script.path(),
+        "WITH s AS (UPDATE naive_slot SET remaining = remaining - 1 WHERE id = 1 AND remaining > 0 RETURNING id) \
+         INSERT INTO naive_booking (slot_id, client) SELECT id, :client_id FROM s;\n",
+    )?;
+    let per_client = attempts.div_ceil(clients);
+    let out = std::process::Command::new("pgbench")
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-t",
+            &per_client.to_string(),
+            "-f",
+        ])
+        .arg(script.path())
+        .arg(url)
+        .output()
+        .context("pgbench not found")?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success() {
+        bail!("pgbench: {}{}", text, String::from_utf8_lossy(&out.stderr));
+    }
+    let grab = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| {
+                l.split(['=', ' '])
+                    .filter_map(|w| w.trim().parse::<f64>().ok())
+                    .next()
+            })
+            .unwrap_or(0.0)
+    };
+    Ok((grab("tps"), grab("latency average")))
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let a = args()?;
+    sqlx::any::install_default_drivers();
+    println!(
+        "registration rush: {} attempts per run, {} slots x capacity {} of one expert, clients {:?}",
+        a.attempts, a.slots, a.capacity, a.clients
+    );
+    let mut all = Vec::new();
+    if a.sqlite {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}/rush.db", dir.path().display());
+        all.extend(backend_runs("sqlite", url, dir, &a).await?);
+    }
+    let mut naive = Vec::new();
+    if let Some(pg) = &a.pg {
+        let (server, _) = pg.rsplit_once('/').unwrap_or((pg.as_str(), ""));
+        let url = format!("{server}/ihos_bench_{}", uuid::Uuid::new_v4().simple());
+        sqlx::Any::create_database(&url).await?;
+        let runs = backend_runs("postgres", url.clone(), tempfile::tempdir()?, &a).await?;
+        for &c in &a.clients {
+            let (tps, lat) = pgbench(&url, a.slots * a.capacity, a.attempts, c)?;
+            println!(
+                "[pgbench naive hot row] clients={c:>3} {tps:.0} tps, latency avg {lat:.2} ms"
+            );
+            naive.push((c, tps));
+        }
+        for r in &runs {
+            if let Some((_, tps)) = naive.iter().find(|(c, _)| *c == r.clients) {
+                println!(
+                    "[postgres] clients={:>3}: ihos over HTTP / naive pgbench = {:.2}x",
+                    r.clients,
+                    r.rps() / tps
+                );
+            }
+        }
+        all.extend(runs);
+        let _ = sqlx::Any::drop_database(&url).await;
+    }
+    for backend in ["sqlite", "postgres"] {
+        let rs: Vec<&Run> = all.iter().filter(|r| r.backend == backend).collect();
+        if let (Some(lo), Some(hi)) = (rs.first(), rs.last())
+            && rs.len() > 1
+        {
+            println!(
+                "[{backend}] throughput at {} clients is {:.0}% of that at {} clients",
+                hi.clients,
+                100.0 * hi.rps() / lo.rps(),
+                lo.clients
+            );
+        }
+    }
+    let broken = all.iter().any(|r| {
+        let expected = (a.slots * a.capacity).min(r.attempts);
+        r.db_confirmed != expected as i64
+            || r.oversold != 0
+            || r.duplicates != 0
+            || r.mismatched != 0
+            || r.other_errors != 0
+    });
+    if broken {
+        bail!("an invariant was broken");
+    }
+    Ok(())
+}
