@@ -455,6 +455,9 @@ pub async fn load(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
         });
     }
     let _ = enterprise;
+    crate::scheduling::demo::load(state, &admin, &hospital.id)
+        .await
+        .map_err(err)?;
     Ok(accounts)
 }
 
