@@ -281,9 +281,9 @@ async fn expert(
     org: &str,
     n: usize,
     date: &str,
-    slots: usize,
-    capacity: usize,
+    a: &Args,
 ) -> anyhow::Result<(String, Vec<String>)> {
+    let (slots, capacity) = (a.slots, a.capacity);
     let url = |p: &str| format!("{}{p}", s.base);
     let doctor = post(
         client,
@@ -474,8 +474,7 @@ async fn backend_runs(
         let date = (local_date(now_ms()) + Days::days(2 + k as i64))
             .format("%Y-%m-%d")
             .to_string();
-        let (doctor, slots) =
-            expert(&s, &client, &org_admin, &org, k, &date, a.slots, a.capacity).await?;
+        let (doctor, slots) = expert(&s, &client, &org_admin, &org, k, &date, a).await?;
         let mine = Arc::new(tokens[k * a.attempts..(k + 1) * a.attempts].to_vec());
         let run = rush(
             &s,
