@@ -138,6 +138,46 @@ pub async fn active_templates(conn: &mut AnyConnection) -> StoreResult<Vec<Templ
     .await?)
 }
 
+pub async fn insert_leave(
+    conn: &mut AnyConnection,
+    doctor_id: &str,
+    from_date: &str,
+    to_date: &str,
+    reason: &str,
+    created_by: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO doctor_leave (id, doctor_id, from_date, to_date, reason, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new_id())
+    .bind(doctor_id)
+    .bind(from_date)
+    .bind(to_date)
+    .bind(reason)
+    .bind(created_by)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The doctor's leave periods (from, to, inclusive local dates) ending on or after `from_date`.
+pub async fn leave_of(
+    conn: &mut AnyConnection,
+    doctor_id: &str,
+    from_date: &str,
+) -> StoreResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT from_date, to_date FROM doctor_leave WHERE doctor_id = $1 AND to_date >= $2 ORDER BY from_date",
+    )
+    .bind(doctor_id)
+    .bind(from_date)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 #[derive(Debug, Clone)]
 pub struct NewSlot {
     pub doctor_id: String,

@@ -394,15 +394,18 @@ struct Owner<'a> {
     org_id: &'a str,
     department_id: Option<&'a str>,
     template_id: Option<&'a str>,
+    /// Leave periods (inclusive local dates): no slots on these days.
+    on_leave: &'a [(String, String)],
 }
 
 impl<'a> Owner<'a> {
-    fn of(t: &'a TemplateRow) -> Self {
+    fn of(t: &'a TemplateRow, on_leave: &'a [(String, String)]) -> Self {
         Self {
             doctor_id: &t.doctor_id,
             org_id: &t.org_id,
             department_id: t.department_id.as_deref(),
             template_id: Some(&t.id),
+            on_leave,
         }
     }
 }
@@ -417,6 +420,14 @@ fn planned_slots(
 ) -> Vec<NewSlot> {
     let mut out = Vec::new();
     for day in days {
+        let date = day.format("%Y-%m-%d").to_string();
+        if owner
+            .on_leave
+            .iter()
+            .any(|(from, to)| from.as_str() <= date.as_str() && date.as_str() <= to.as_str())
+        {
+            continue;
+        }
         for (starts_at, ends_at) in hours.slots_on(day) {
             if starts_at <= now {
                 continue;
@@ -426,7 +437,7 @@ fn planned_slots(
                 org_id: owner.org_id.to_string(),
                 department_id: owner.department_id.map(str::to_string),
                 template_id: owner.template_id.map(str::to_string),
-                service_date: day.format("%Y-%m-%d").to_string(),
+                service_date: date.clone(),
                 starts_at,
                 ends_at,
                 slot_minutes: i64::from(hours.slot_minutes),
@@ -472,9 +483,11 @@ pub async fn extend_template(
     now: i64,
 ) -> ApiResult<u32> {
     let mut created = 0;
+    let today = local_date(now).format("%Y-%m-%d").to_string();
+    let leave = store::leave_of(c, &t.doctor_id, &today).await?;
     for s in planned_slots(
         policy,
-        &Owner::of(t),
+        &Owner::of(t, &leave),
         &template_hours(t),
         template_days(policy, t.weekday, local_date(now)),
         now,
@@ -683,9 +696,11 @@ pub async fn change_template(
     let t = store::template(&mut tx, template_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    let today = local_date(now).format("%Y-%m-%d").to_string();
+    let leave = store::leave_of(&mut tx, &t.doctor_id, &today).await?;
     let mut planned: HashMap<i64, NewSlot> = planned_slots(
         &policy,
-        &Owner::of(&t),
+        &Owner::of(&t, &leave),
         &hours,
         template_days(&policy, t.weekday, local_date(now)),
         now,
@@ -831,6 +846,8 @@ pub async fn add_extra_hours(
             org_id: &input.org_id,
             department_id: department_id.as_deref(),
             template_id: None,
+            // Extra hours are explicit: they may fall on a day of leave.
+            on_leave: &[],
         },
         &hours,
         std::iter::once(day),
@@ -1168,13 +1185,36 @@ fn is_own(caller: &Caller, a: &AppointmentRow) -> bool {
         || a.guardian_account_id.as_deref() == Some(caller.account_id.as_str())
 }
 
+fn own_ground(caller: &Caller, a: &AppointmentRow) -> &'static str {
+    if a.patient_account_id.as_deref() == Some(caller.account_id.as_str()) {
+        "self"
+    } else {
+        "guardian"
+    }
+}
+
+/// Appointments of the caller and the children in their care; the read of
+/// each patient's appointments is audited once.
 pub async fn my_appointments(state: &AppState, caller: &Caller) -> ApiResult<Vec<AppointmentView>> {
     let mut c = state.store.conn().await?;
-    Ok(store::appointments_for_account(&mut c, &caller.account_id)
-        .await?
-        .iter()
-        .map(appointment_view)
-        .collect())
+    let rows = store::appointments_for_account(&mut c, &caller.account_id).await?;
+    let mut seen: Vec<&str> = Vec::new();
+    for a in &rows {
+        if !seen.contains(&a.patient_id.as_str()) {
+            seen.push(&a.patient_id);
+            record(
+                &mut c,
+                caller,
+                "appointment.read",
+                "patient",
+                &a.patient_id,
+                own_ground(caller, a),
+                None,
+            )
+            .await?;
+        }
+    }
+    Ok(rows.iter().map(appointment_view).collect())
 }
 
 /// One appointment with, on the day, its queue position and estimated wait.
@@ -1188,6 +1228,16 @@ pub async fn appointment(
         .await?
         .filter(|a| is_own(caller, a))
         .ok_or_else(ApiError::not_found)?;
+    record(
+        &mut c,
+        caller,
+        "appointment.read",
+        "patient",
+        &a.patient_id,
+        own_ground(caller, &a),
+        Some(&a.org_id),
+    )
+    .await?;
     let mut view = appointment_view(&a);
     let now = now_ms();
     if a.status == "booked" && a.service_date == local_date(now).format("%Y-%m-%d").to_string() {

@@ -543,3 +543,69 @@ async fn the_job_reminds_the_day_before_and_tells_the_queue_position_on_the_day(
     // 180 minutes until 10:00, then one patient (15 min / 3 seats) ahead.
     assert_eq!(queue["payload"]["estimated_wait_minutes"], 185);
 }
+
+#[tokio::test]
+async fn leave_withdraws_the_days_slots_notifies_patients_and_stays_in_force() {
+    let c = clinic().await;
+    let date = local_date(now_ms()) + Duration::days(2);
+    let template = json!({"org_id": c.org, "weekday": i64::from(weekday_number(date)), "start": "14:00", "end": "15:00",
+                          "slot_minutes": 30, "capacity": 1, "slot_type": "general", "fee_fen": 1000, "mode": "offline"});
+    let resp = c
+        .app
+        .post(
+            &format!("/api/v1/doctors/{}/templates", c.doctor),
+            Some(&c.org_admin),
+            &template,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let slots = c.slots(&c.doctor, &day(2)).await;
+    let p = c.app.sign_up_patient("褚十二").await;
+    let booked: Value = c
+        .book(&p.session, &s(&slots[0]["id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let resp = c
+        .app
+        .post(
+            &format!("/api/v1/doctors/{}/leave", c.doctor),
+            Some(&c.org_admin),
+            &json!({"from": day(2), "to": day(2), "reason": "外出会诊"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let change: Value = resp.json().await.unwrap();
+    assert_eq!(change["slots_withdrawn"], 2);
+    assert_eq!(change["appointments_displaced"], 1);
+    let inbox: Value = c
+        .app
+        .get("/api/v1/me/notifications", Some(&p.session))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let notice = inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["topic"] == "appointment.displaced")
+        .unwrap();
+    assert_eq!(notice["payload"]["appointment_id"], booked["id"]);
+    assert_eq!(notice["payload"]["reason"], "外出会诊");
+    assert!(c.slots(&c.doctor, &day(2)).await.is_empty());
+    // The job that extends templates does not bring the day back.
+    ihos_server::scheduling::jobs::run_once(&c.app.state)
+        .await
+        .unwrap();
+    assert!(c.slots(&c.doctor, &day(2)).await.is_empty());
+    let booked_slot = s(&slots[0]["id"]);
+    assert_error(
+        c.book(&p.session, &booked_slot).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
+}

@@ -85,4 +85,16 @@ CREATE TABLE patient_day_bookings (
     PRIMARY KEY (patient_id, service_date)
 );
 
+-- Leave (停诊): no slots are made for the doctor on these local days.
+CREATE TABLE doctor_leave (
+    id TEXT PRIMARY KEY,
+    doctor_id TEXT NOT NULL REFERENCES practitioners(account_id),
+    from_date TEXT NOT NULL,
+    to_date TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_by TEXT NOT NULL REFERENCES accounts(id),
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX doctor_leave_doctor ON doctor_leave(doctor_id, to_date);
+
 CREATE INDEX outbox_recipient ON outbox(recipient_id, created_at);
