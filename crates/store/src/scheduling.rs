@@ -261,6 +261,28 @@ pub async fn slot(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Slot
     .await?)
 }
 
+/// A slot with the names a booking confirmation shows.
+#[derive(Debug, Clone, FromRow)]
+pub struct SlotCard {
+    #[sqlx(flatten)]
+    pub slot: SlotRow,
+    pub doctor_name: String,
+    pub org_name: String,
+}
+
+pub async fn slot_card(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<SlotCard>> {
+    Ok(sqlx::query_as(
+        "SELECT s.id, s.doctor_id, s.org_id, s.department_id, s.template_id, s.service_date, s.starts_at, \
+         s.ends_at, s.slot_minutes, s.mode, s.slot_type, s.fee_fen, s.capacity, s.remaining, s.opens_at, s.status, \
+         d.name AS doctor_name, o.name AS org_name \
+         FROM slots s JOIN practitioners d ON d.account_id = s.doctor_id JOIN organisations o ON o.id = s.org_id \
+         WHERE s.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
 /// Open slots of one template that start after `from`.
 pub async fn future_slots_of_template(
     conn: &mut AnyConnection,

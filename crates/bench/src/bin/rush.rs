@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use chrono::Duration as Days;
@@ -72,6 +72,8 @@ struct Run {
     secs: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// When the last seat was confirmed, seconds after the start.
+    sold_out_secs: f64,
     db_confirmed: i64,
     oversold: i64,
     duplicates: i64,
@@ -342,8 +344,64 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-/// The rush itself: `clients` workers share `attempts` attempts; attempt i
-/// is patient i trying a pseudo-random one of the expert's slots.
+/// A minimal keep-alive HTTP/1.1 client for the load generator, so the
+/// clients spend as little of the shared 2 cores as pgbench's C client does.
+/// Answers (status, body).
+struct RawClient {
+    stream: tokio::io::BufStream<tokio::net::TcpStream>,
+    host: String,
+}
+
+impl RawClient {
+    async fn connect(host: &str) -> anyhow::Result<Self> {
+        let tcp = tokio::net::TcpStream::connect(host).await?;
+        tcp.set_nodelay(true)?;
+        Ok(Self {
+            stream: tokio::io::BufStream::new(tcp),
+            host: host.to_string(),
+        })
+    }
+
+    async fn post_empty_json(&mut self, path: &str, token: &str) -> anyhow::Result<(u16, String)> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: 2\r\n\r\n{{}}",
+            self.host
+        );
+        self.stream.write_all(req.as_bytes()).await?;
+        self.stream.flush().await?;
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("bad status line")?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            if self.stream.read_line(&mut line).await? == 0 {
+                bail!("connection closed");
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse()?;
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.stream.read_exact(&mut body).await?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+}
+
+/// The rush itself: `clients` workers (one keep-alive connection each) share
+/// `attempts` attempts; attempt i is patient i trying a pseudo-random one of
+/// the expert's slots.
 async fn rush(
     s: &Server,
     backend: &'static str,
@@ -353,24 +411,25 @@ async fn rush(
     clients: usize,
     attempts: usize,
 ) -> anyhow::Result<Run> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let host = s.base.trim_start_matches("http://").to_string();
+    let mut conns = Vec::new();
+    for _ in 0..clients {
+        conns.push(RawClient::connect(&host).await?);
+    }
+    let paths: Arc<Vec<String>> = Arc::new(
+        slots
+            .iter()
+            .map(|id| format!("/api/v1/slots/{id}/bookings"))
+            .collect(),
+    );
     let next = Arc::new(AtomicUsize::new(0));
-    let base = Arc::new(s.base.clone());
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for w in 0..clients {
-        let (client, next, slots, tokens, base) = (
-            client.clone(),
-            next.clone(),
-            slots.clone(),
-            tokens.clone(),
-            base.clone(),
-        );
+    for (w, mut conn) in conns.into_iter().enumerate() {
+        let (next, paths, tokens) = (next.clone(), paths.clone(), tokens.clone());
         workers.spawn(async move {
             let mut lat = Vec::new();
+            let mut last_ok = 0.0f64;
             let (mut ok, mut unavailable, mut other) = (0usize, 0usize, 0usize);
             let mut rng: u64 = 0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1);
             loop {
@@ -381,45 +440,42 @@ async fn rush(
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
                 rng ^= rng << 17;
-                let slot = &slots[(rng % slots.len() as u64) as usize];
+                let path = &paths[(rng % paths.len() as u64) as usize];
                 let t0 = Instant::now();
-                let resp = client
-                    .post(format!("{base}/api/v1/slots/{slot}/bookings"))
-                    .bearer_auth(&tokens[i])
-                    .json(&json!({}))
-                    .send()
-                    .await;
-                match resp {
-                    Ok(r) => {
-                        let status = r.status().as_u16();
-                        let body: Value = r.json().await.unwrap_or(Value::Null);
+                match conn.post_empty_json(path, &tokens[i]).await {
+                    Ok((201, _)) => {
                         lat.push(t0.elapsed().as_micros() as u64);
-                        match (status, body["error"].as_str()) {
-                            (201, _) => ok += 1,
-                            (409, Some("slot_unavailable")) => unavailable += 1,
-                            (st, code) => {
-                                if other < 3 {
-                                    eprintln!("unexpected answer {st} {code:?}: {body}");
-                                }
-                                other += 1;
-                            }
+                        ok += 1;
+                        last_ok = started.elapsed().as_secs_f64();
+                    }
+                    Ok((409, body)) if body.contains(r#""error":"slot_unavailable""#) => {
+                        lat.push(t0.elapsed().as_micros() as u64);
+                        unavailable += 1;
+                    }
+                    Ok((status, body)) => {
+                        lat.push(t0.elapsed().as_micros() as u64);
+                        if other < 3 {
+                            eprintln!("unexpected answer {status}: {body}");
                         }
+                        other += 1;
                     }
                     Err(e) => {
                         if other < 3 {
                             eprintln!("request failed: {e}");
                         }
                         other += 1;
+                        break;
                     }
                 }
             }
-            (lat, ok, unavailable, other)
+            (lat, ok, unavailable, other, last_ok)
         });
     }
     let mut lat = Vec::with_capacity(attempts);
-    let (mut ok, mut unavailable, mut other) = (0, 0, 0);
+    let (mut ok, mut unavailable, mut other, mut sold_out_secs) = (0, 0, 0, 0.0f64);
     while let Some(r) = workers.join_next().await {
-        let (l, o, u, e) = r?;
+        let (l, o, u, e, last) = r?;
+        sold_out_secs = sold_out_secs.max(last);
         lat.extend(l);
         ok += o;
         unavailable += u;
@@ -440,6 +496,7 @@ async fn rush(
         secs,
         p50_ms: percentile(&lat, 0.50),
         p99_ms: percentile(&lat, 0.99),
+        sold_out_secs,
         db_confirmed,
         oversold,
         duplicates,
@@ -495,7 +552,7 @@ async fn backend_runs(
 fn print_run(r: &Run, capacity: usize) {
     let expected = capacity.min(r.attempts);
     println!(
-        "[{}] clients={:>3} attempts={} confirmed={} slot_unavailable={} other_errors={} | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | db: booked={} (expected {}) oversold_slots={} duplicate_patient_bookings={} remaining_mismatch={} => {}",
+        "[{}] clients={:>3} attempts={} confirmed={} slot_unavailable={} other_errors={} | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, sold out after {:.2}s of {:.2}s | db: booked={} (expected {}) oversold_slots={} duplicate_patient_bookings={} remaining_mismatch={} => {}",
         r.backend,
         r.clients,
         r.attempts,
@@ -505,6 +562,8 @@ fn print_run(r: &Run, capacity: usize) {
         r.rps(),
         r.p50_ms,
         r.p99_ms,
+        r.sold_out_secs,
+        r.secs,
         r.db_confirmed,
         expected,
         r.oversold,

@@ -1036,20 +1036,39 @@ fn booking_code() -> String {
         .collect()
 }
 
+/// Before anyone is authenticated: the slot exists and is not known full.
+/// A full slot is public knowledge, so it is refused here (and remembered by
+/// the gate) without spending the session lookup.
+pub async fn bookable_slot(state: &AppState, slot_id: &str) -> ApiResult<store::SlotCard> {
+    let mut c = state.store.conn().await?;
+    let card = store::slot_card(&mut c, slot_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if card.slot.status != "open" || card.slot.remaining <= 0 {
+        state.booking_gate.mark_full(slot_id);
+        return Err(slot_unavailable());
+    }
+    Ok(card)
+}
+
 /// Book one seat of a slot. The gate (checked by the handler) refuses known
 /// full slots early; here the conditional UPDATE takes the seat, the per-day
 /// counter bounds bookings per patient and day, and the unique
 /// (patient, start) index refuses a second booking at the same time.
-#[tracing::instrument(skip_all, fields(slot_id = %slot_id))]
+#[tracing::instrument(skip_all, fields(slot_id = %card.slot.id))]
 pub async fn book(
     state: &AppState,
     caller: &Caller,
-    slot_id: &str,
+    card: store::SlotCard,
     input: BookingInput,
 ) -> ApiResult<AppointmentView> {
     caller.require(Role::Patient)?;
     let policy = state.settings.scheduling;
     let now = now_ms();
+    let slot = &card.slot;
+    policy
+        .check_bookable(now, slot.opens_at, slot.starts_at)
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.code, e.message))?;
     let mut c = state.store.conn().await?;
     let patient = match input
         .patient_id
@@ -1072,26 +1091,13 @@ pub async fn book(
             .on("patient_id"),
         )
     })?;
-    let slot = store::slot(&mut c, slot_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if slot.status != "open" {
-        return Err(slot_unavailable());
-    }
-    policy
-        .check_bookable(now, slot.opens_at, slot.starts_at)
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.code, e.message))?;
-    if slot.remaining <= 0 {
-        state.booking_gate.mark_full(slot_id);
-        return Err(slot_unavailable());
-    }
     drop(c);
 
     let mut tx = state.store.begin().await?;
     // The first statement writes, so SQLite takes its write lock up front.
-    if !store::take_seat(&mut tx, slot_id, now).await? {
+    if !store::take_seat(&mut tx, &slot.id, now).await? {
         drop(tx);
-        state.booking_gate.mark_full(slot_id);
+        state.booking_gate.mark_full(&slot.id);
         return Err(slot_unavailable());
     }
     if !store::count_day_booking(
@@ -1117,7 +1123,7 @@ pub async fn book(
     let id = match store::insert_appointment(
         &mut tx,
         &store::NewAppointment {
-            slot: &slot,
+            slot,
             patient_id: &patient.id,
             booked_by: &caller.account_id,
             code: &code,
@@ -1147,13 +1153,31 @@ pub async fn book(
         Some(&slot.org_id),
     )
     .await?;
-    let a = store::appointment(&mut tx, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let view = AppointmentView {
+        id,
+        code,
+        status: AppointmentStatus::Booked.as_str().to_string(),
+        patient_id: patient.id.clone(),
+        patient_name: patient.name.clone(),
+        doctor_id: slot.doctor_id.clone(),
+        doctor_name: card.doctor_name.clone(),
+        org_name: card.org_name.clone(),
+        slot_id: slot.id.clone(),
+        date: slot.service_date.clone(),
+        start: local_hhmm(slot.starts_at),
+        end: local_hhmm(slot.ends_at),
+        starts_at: slot.starts_at,
+        mode: slot.mode.clone(),
+        slot_type: slot.slot_type.clone(),
+        fee_fen: slot.fee_fen,
+        refund_fen: 0,
+        queue_position: None,
+        estimated_wait_minutes: None,
+    };
     let payload = json!({
-        "appointment_id": a.id, "code": a.code, "patient_name": a.patient_name,
-        "doctor_name": a.doctor_name, "org_name": a.org_name, "date": a.service_date,
-        "start": local_hhmm(a.starts_at), "fee_fen": a.fee_fen,
+        "appointment_id": view.id, "code": view.code, "patient_name": view.patient_name,
+        "doctor_name": view.doctor_name, "org_name": view.org_name, "date": view.date,
+        "start": view.start, "fee_fen": view.fee_fen,
     });
     store::enqueue(
         &mut tx,
@@ -1167,9 +1191,9 @@ pub async fn book(
     if slot.remaining <= 1 {
         // Probably the last seat: let the gate refuse the next attempts; a
         // wrong guess only costs the next caller's trip to the database.
-        state.booking_gate.mark_full(slot_id);
+        state.booking_gate.mark_full(&slot.id);
     }
-    Ok(appointment_view(&a))
+    Ok(view)
 }
 
 fn double_booking() -> ApiError {
