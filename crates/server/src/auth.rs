@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use ihos_domain::Role;
-use ihos_store::{identity, now_ms, session};
+use ihos_store::{now_ms, session};
 
 use crate::crypto::token_hash;
 use crate::error::ApiError;
@@ -94,18 +94,17 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Cal
         return Ok(None);
     };
     let mut conn = state.store.conn().await?;
-    let Some(account_id) =
-        session::session_account(&mut conn, &token_hash(&token), now_ms()).await?
-    else {
+    // One round trip: session, account and grants together.
+    let rows = session::session_caller(&mut conn, &token_hash(&token), now_ms()).await?;
+    let Some((account_id, display_name, _, _)) = rows.first().cloned() else {
         return Ok(None);
     };
-    let Some(account) = identity::account(&mut conn, &account_id).await? else {
-        return Ok(None);
-    };
-    let grants = identity::roles_of(&mut conn, &account_id)
-        .await?
+    let grants = rows
         .into_iter()
-        .filter_map(|g| Role::parse(&g.role).ok().map(|r| (r, g.scope_id)))
+        .filter_map(|(_, _, role, scope)| {
+            let role = Role::parse(&role?).ok()?;
+            Some((role, scope.unwrap_or_default()))
+        })
         .collect();
     let request_id = headers
         .get("x-request-id")
@@ -113,7 +112,7 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Cal
         .map(str::to_string);
     Ok(Some(Caller {
         account_id,
-        display_name: account.display_name,
+        display_name,
         grants,
         request_id,
     }))

@@ -453,16 +453,21 @@ pub struct NewAppointment<'a> {
     pub code: &'a str,
 }
 
+/// Insert a booked appointment unless the patient already holds a booking
+/// overlapping its time (answers None then). The unique (patient_id,
+/// active_start) index backs this under concurrency.
 pub async fn insert_appointment(
     conn: &mut AnyConnection,
     a: &NewAppointment<'_>,
     now: i64,
-) -> StoreResult<String> {
+) -> StoreResult<Option<String>> {
     let id = new_id();
-    sqlx::query(
+    let done = sqlx::query(
         "INSERT INTO appointments (id, slot_id, patient_id, booked_by, doctor_id, org_id, service_date, \
          starts_at, ends_at, fee_fen, code, status, active_start, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'booked', $8, $12)",
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'booked', $8, $12 \
+         WHERE NOT EXISTS (SELECT 1 FROM appointments WHERE patient_id = $3 AND status = 'booked' \
+           AND starts_at < $9 AND ends_at > $8)",
     )
     .bind(&id)
     .bind(&a.slot.id)
@@ -479,7 +484,7 @@ pub async fn insert_appointment(
     .execute(&mut *conn)
     .await
     .map_err(|e| classify(e, &["active_start", "code"]))?;
-    Ok(id)
+    Ok((done.rows_affected() == 1).then_some(id))
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -40,6 +40,24 @@ pub async fn session_account(
     .await?)
 }
 
+/// A live session's account, display name and role grants in one round
+/// trip: one row per grant (role and scope NULL when there is none).
+pub async fn session_caller(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> StoreResult<Vec<(String, String, Option<String>, Option<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT a.id, a.display_name, g.role, g.scope_id FROM sessions s JOIN accounts a ON a.id = s.account_id \
+         LEFT JOIN role_grants g ON g.account_id = a.id \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = 0 ORDER BY g.role, g.scope_id",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 pub async fn delete_session(conn: &mut AnyConnection, token_hash: &str) -> StoreResult<()> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(token_hash)

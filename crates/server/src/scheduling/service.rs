@@ -1116,9 +1116,6 @@ pub async fn book(
             ),
         ));
     }
-    if store::has_overlapping_booking(&mut tx, &patient.id, slot.starts_at, slot.ends_at).await? {
-        return Err(double_booking());
-    }
     let code = booking_code();
     let id = match store::insert_appointment(
         &mut tx,
@@ -1132,7 +1129,9 @@ pub async fn book(
     )
     .await
     {
-        Ok(id) => id,
+        Ok(Some(id)) => id,
+        // An overlapping booking, or the same start booked concurrently.
+        Ok(None) => return Err(double_booking()),
         Err(StoreError::Duplicate { what }) if what == "active_start" => {
             return Err(double_booking());
         }
