@@ -609,3 +609,41 @@ async fn leave_withdraws_the_days_slots_notifies_patients_and_stays_in_force() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn attendance_waits_for_the_slot_and_a_full_slot_is_refused_before_login() {
+    let c = clinic().await;
+    let slot = c.one_slot(&day(2), "10:00", 1).await;
+    let p = c.app.sign_up_patient("卫十三").await;
+    let booked: Value = c.book(&p.session, &slot).await.json().await.unwrap();
+    let path = format!("/api/v1/appointments/{}/attendance", s(&booked["id"]));
+    let by_patient = c
+        .app
+        .post(&path, Some(&p.session), &json!({"attended": false}))
+        .await;
+    assert_error(by_patient, StatusCode::NOT_FOUND, "not_found").await;
+    let early = c
+        .app
+        .post(&path, Some(&c.org_admin), &json!({"attended": false}))
+        .await;
+    assert_error(early, StatusCode::CONFLICT, "not_started").await;
+    // The appointment itself, for its patient: still booked, not yet on the day.
+    let one: Value = c
+        .app
+        .get(
+            &format!("/api/v1/appointments/{}", s(&booked["id"])),
+            Some(&p.session),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["status"], "booked");
+    assert!(one["queue_position"].is_null());
+    // Fullness is public: no session is needed to be told the slot is gone.
+    let anon = c
+        .app
+        .post(&format!("/api/v1/slots/{slot}/bookings"), None, &json!({}))
+        .await;
+    assert_error(anon, StatusCode::CONFLICT, "slot_unavailable").await;
+}
