@@ -173,10 +173,13 @@ pub async fn book(
     if state.booking_gate.known_full(&id) {
         return Err(slot_unavailable());
     }
-    let slot = service::bookable_slot(&state, &id).await?;
-    let caller = auth::resolve(&state, &headers)
-        .await?
-        .ok_or_else(ApiError::unauthenticated)?;
+    // Slot and session are looked up side by side (two pooled connections).
+    let (slot, caller) = tokio::join!(
+        service::bookable_slot(&state, &id),
+        auth::resolve(&state, &headers)
+    );
+    let slot = slot?;
+    let caller = caller?.ok_or_else(ApiError::unauthenticated)?;
     Ok((
         StatusCode::CREATED,
         AxumJson(service::book(&state, &caller, slot, input).await?),
