@@ -753,7 +753,17 @@ pub async fn inbox(
     .await?)
 }
 
-/// Undelivered notifications on `topic_prefix`, oldest first.
+/// A failed delivery attempt: counted, tried again on the next pass.
+pub async fn mark_attempt(conn: &mut AnyConnection, id: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Undelivered notifications on `topic_prefix` with fewer than 10 failed
+/// attempts, oldest first.
 pub async fn pending(
     conn: &mut AnyConnection,
     topic_prefix: &str,
@@ -761,7 +771,7 @@ pub async fn pending(
 ) -> StoreResult<Vec<OutboxRow>> {
     Ok(sqlx::query_as(
         "SELECT id, created_at, topic, recipient_id, payload, attempts, delivered_at FROM outbox \
-         WHERE delivered_at IS NULL AND topic LIKE $1 ORDER BY created_at, id LIMIT $2",
+         WHERE delivered_at IS NULL AND attempts < 10 AND topic LIKE $1 ORDER BY created_at, id LIMIT $2",
     )
     .bind(format!("{topic_prefix}%"))
     .bind(limit)

@@ -103,21 +103,44 @@ fn recipient(a: &store::AppointmentRow) -> Option<&str> {
 }
 
 /// Hand pending scheduling notifications to the channel. Every notification
-/// stays in the recipient's in-app inbox; `log` (development) writes ids and
-/// topics to the log (never names or numbers).
+/// stays in the recipient's in-app inbox. `log` (development) writes ids and
+/// topics to the log (never names or numbers); an `http://...` channel is an
+/// SMS/email gateway that receives each notification as JSON with the
+/// recipient's phone number, and answers 2xx once it has taken it; failures
+/// are counted and retried on the next pass (at most 10 attempts).
 async fn deliver(ctx: &AppState, c: &mut ihos_store::AnyConnection, now: i64) -> ApiResult<u32> {
+    let channel = ctx.settings.notify_channel.as_str();
+    let gateway = channel.starts_with("http://") || channel.starts_with("https://");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(ApiError::internal)?;
     let mut delivered = 0;
     for n in store::pending(c, "appointment.", 500).await? {
-        match ctx.settings.notify_channel.as_str() {
-            "log" => {
-                tracing::info!(id = %n.id, topic = %n.topic, "notification delivered (log channel)")
+        if gateway {
+            let phone = match n.recipient_id.as_deref() {
+                Some(id) => ihos_store::identity::account(c, id)
+                    .await?
+                    .and_then(|a| ctx.vault.decrypt(&a.phone_enc)),
+                None => None,
+            };
+            let body = json!({
+                "id": n.id, "topic": n.topic, "recipient_id": n.recipient_id, "phone": phone,
+                "payload": serde_json::from_str::<serde_json::Value>(&n.payload).unwrap_or_default(),
+            });
+            let sent = client.post(channel).json(&body).send().await;
+            if !sent.is_ok_and(|r| r.status().is_success()) {
+                tracing::warn!(id = %n.id, topic = %n.topic, "notification gateway refused; will retry");
+                store::mark_attempt(c, &n.id).await?;
+                continue;
             }
-            other => {
-                tracing::warn!(
-                    channel = other,
-                    "unknown notification channel; kept in the in-app inbox only"
-                );
-            }
+        } else if channel == "log" {
+            tracing::info!(id = %n.id, topic = %n.topic, "notification delivered (log channel)");
+        } else {
+            tracing::warn!(
+                channel,
+                "unknown notification channel; kept in the in-app inbox only"
+            );
         }
         store::mark_delivered(c, &n.id, now).await?;
         delivered += 1;

@@ -647,3 +647,75 @@ async fn attendance_waits_for_the_slot_and_a_full_slot_is_refused_before_login()
         .await;
     assert_error(anon, StatusCode::CONFLICT, "slot_unavailable").await;
 }
+
+/// A stand-in SMS/email gateway: records what it is sent; answers `status`.
+async fn gateway(status: u16) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::routing::post;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/sms",
+        post(move |axum::Json(v): axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(v);
+                axum::http::StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn notifications_go_to_the_configured_gateway_and_are_retried_when_it_fails() {
+    let (url, seen) = gateway(200).await;
+    let c = clinic_with(|s| s.notify_channel = url).await;
+    let slot = c.one_slot(&day(1), "10:00", 2).await;
+    let p = c.app.sign_up_patient("蒋十四").await;
+    c.book(&p.session, &slot).await;
+    let report = ihos_server::scheduling::jobs::run_once(&c.app.state)
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 2, "booking confirmation and reminder");
+    let sent = seen.lock().unwrap().clone();
+    let reminder = sent
+        .iter()
+        .find(|n| n["topic"] == "appointment.reminder")
+        .unwrap();
+    assert_eq!(reminder["phone"], p.phone.as_str());
+    assert_eq!(reminder["payload"]["start"], "10:00");
+    let again = ihos_server::scheduling::jobs::run_once(&c.app.state)
+        .await
+        .unwrap();
+    assert_eq!(again.delivered, 0, "each notification is delivered once");
+
+    let (down, tried) = gateway(503).await;
+    let c = clinic_with(|s| s.notify_channel = down).await;
+    let slot = c.one_slot(&day(3), "10:00", 2).await;
+    let p = c.app.sign_up_patient("沈十五").await;
+    c.book(&p.session, &slot).await;
+    let report = ihos_server::scheduling::jobs::run_once(&c.app.state)
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 0);
+    ihos_server::scheduling::jobs::run_once(&c.app.state)
+        .await
+        .unwrap();
+    assert_eq!(
+        tried.lock().unwrap().len(),
+        2,
+        "tried again on the next pass"
+    );
+    let inbox: Value = c
+        .app
+        .get("/api/v1/me/notifications", Some(&p.session))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox[0]["topic"], "appointment.booked");
+    assert_eq!(inbox[0]["delivered"], false, "still in the in-app inbox");
+}
