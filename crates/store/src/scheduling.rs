@@ -37,10 +37,11 @@ pub struct TemplateRow {
     pub fee_fen: i64,
     pub mode: String,
     pub active: i64,
+    pub generated_until: String,
 }
 
 const TEMPLATE_COLUMNS: &str = "id, doctor_id, org_id, department_id, weekday, start_minute, end_minute, \
-     slot_minutes, capacity, slot_type, fee_fen, mode, active";
+     slot_minutes, capacity, slot_type, fee_fen, mode, active, generated_until";
 
 pub async fn insert_template(
     conn: &mut AnyConnection,
@@ -96,6 +97,20 @@ pub async fn update_template(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Slots of this template exist up to `date` (local, inclusive).
+pub async fn set_generated_until(
+    conn: &mut AnyConnection,
+    id: &str,
+    date: &str,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE schedule_templates SET generated_until = $2 WHERE id = $1")
+        .bind(id)
+        .bind(date)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -475,27 +475,39 @@ fn template_hours(t: &TemplateRow) -> Hours {
     }
 }
 
-/// Make the template's slots up to the policy horizon (existing ones stay).
+/// Make the template's slots up to the policy horizon. Days already made
+/// (up to `generated_until`) are skipped, so the job's pass is cheap.
 pub async fn extend_template(
     c: &mut AnyConnection,
     policy: &rules::Policy,
     t: &TemplateRow,
     now: i64,
 ) -> ApiResult<u32> {
+    let today = local_date(now);
+    let until = (today + Duration::days(i64::from(policy.horizon_days)))
+        .format("%Y-%m-%d")
+        .to_string();
+    if until <= t.generated_until {
+        return Ok(0);
+    }
+    let done = t.generated_until.clone();
+    let leave = store::leave_of(c, &t.doctor_id, &today.format("%Y-%m-%d").to_string()).await?;
     let mut created = 0;
-    let today = local_date(now).format("%Y-%m-%d").to_string();
-    let leave = store::leave_of(c, &t.doctor_id, &today).await?;
     for s in planned_slots(
         policy,
         &Owner::of(t, &leave),
         &template_hours(t),
-        template_days(policy, t.weekday, local_date(now)),
+        template_days(policy, t.weekday, today),
         now,
     ) {
+        if s.service_date <= done {
+            continue;
+        }
         if store::insert_slot(c, &s, now).await?.is_some() {
             created += 1;
         }
     }
+    store::set_generated_until(c, &t.id, &until).await?;
     Ok(created)
 }
 
@@ -737,6 +749,10 @@ pub async fn change_template(
             change.slots_created += 1;
         }
     }
+    let until = (local_date(now) + Duration::days(i64::from(policy.horizon_days)))
+        .format("%Y-%m-%d")
+        .to_string();
+    store::set_generated_until(&mut tx, template_id, &until).await?;
     record(
         &mut tx,
         caller,

@@ -458,6 +458,17 @@ async fn changing_a_template_notifies_the_patients_it_displaces_and_keeps_the_re
         .book(&early.session, &s(&now_slots.last().unwrap()["id"]))
         .await;
     assert_eq!(rebook.status(), StatusCode::CREATED);
+
+    // The job makes slots only for days that newly enter the horizon.
+    let jobs = ihos_server::scheduling::jobs::run_once(&c.app.state)
+        .await
+        .unwrap();
+    assert_eq!(jobs.slots_created, 0);
+    let week_later = now_ms() + 7 * 86_400_000;
+    let jobs = ihos_server::scheduling::jobs::run_at(&c.app.state, week_later)
+        .await
+        .unwrap();
+    assert_eq!(jobs.slots_created, 4, "one more week of 08:15-09:15");
 }
 
 #[tokio::test]

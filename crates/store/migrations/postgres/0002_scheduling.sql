@@ -16,6 +16,8 @@ CREATE TABLE schedule_templates (
     fee_fen BIGINT NOT NULL,
     mode TEXT NOT NULL,
     active BIGINT NOT NULL DEFAULT 1,
+    -- last local day (YYYY-MM-DD) whose slots were made; '' before the first run
+    generated_until TEXT NOT NULL DEFAULT '',
     created_by TEXT NOT NULL REFERENCES accounts(id),
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
