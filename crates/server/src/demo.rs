@@ -455,6 +455,9 @@ pub async fn load(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
         });
     }
     let _ = enterprise;
+    crate::imaging::demo::load(state, "林秀英", &resident_id("330102", "19580312", "024"))
+        .await
+        .map_err(err)?;
     Ok(accounts)
 }
 

@@ -4,5 +4,6 @@
 mod helpers;
 
 mod identity;
+mod imaging;
 mod ops;
 mod organisations;
