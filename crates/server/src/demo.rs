@@ -484,4 +484,7 @@ pub fn print_accounts(accounts: &[DemoAccount]) {
         );
     }
     println!("赵磊's child 赵小宇 (born 2022) is registered under his account.");
+    println!(
+        "林秀英 has a chest CT with a signed report under /imaging; the SMS link to it is in the outbox (topic sms.imaging_link)."
+    );
 }
