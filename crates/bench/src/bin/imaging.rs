@@ -321,9 +321,14 @@ async fn start_ihos(dir: &std::path::Path) -> anyhow::Result<(Target, AppState)>
     let base = format!("http://{addr}");
     // An uploader: a practitioner of a hospital.
     let phone = "13900009999";
-    ihos_server::identity::service::create_platform_admin(&state, "基准管理员", phone, "Bench-2026-ok")
-        .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+    ihos_server::identity::service::create_platform_admin(
+        &state,
+        "基准管理员",
+        phone,
+        "Bench-2026-ok",
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
     let client = reqwest::Client::new();
     let login = |phone: &'static str| {
         let client = client.clone();
@@ -427,7 +432,10 @@ async fn start_orthanc(dir: &std::path::Path) -> anyhow::Result<(Target, Orthanc
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    bail!("Orthanc did not answer on {base}; see {}", dir.join("orthanc.log").display())
+    bail!(
+        "Orthanc did not answer on {base}; see {}",
+        dir.join("orthanc.log").display()
+    )
 }
 
 struct Figures {
@@ -444,7 +452,15 @@ async fn compare_one(t: &Target, o: &Opts, tpl: &Arc<Template>) -> anyhow::Resul
     // Warm-up: the first study, not counted.
     ingest(t, &client, tpl, &plan, 0, o.per_study, o.clients).await?;
     let rate = ingest(t, &client, tpl, &plan, o.per_study, o.instances, o.clients).await?;
-    let lat = metadata(t, &client, &plan, o.instances / o.per_study, o.meta, o.clients).await?;
+    let lat = metadata(
+        t,
+        &client,
+        &plan,
+        o.instances / o.per_study,
+        o.meta,
+        o.clients,
+    )
+    .await?;
     let f = Figures {
         rate,
         p50: pct(&lat, 0.50),
@@ -452,7 +468,15 @@ async fn compare_one(t: &Target, o: &Opts, tpl: &Arc<Template>) -> anyhow::Resul
     };
     println!(
         "{:<8} STOW-RS ingest {:>8.1} instances/s ({} instances, {} clients) | WADO-RS study metadata ({} instances/study, {} requests, {} clients): p50 {:>7.2} ms  p99 {:>7.2} ms",
-        t.name, f.rate, o.instances - o.per_study, o.clients, o.per_study, o.meta, o.clients, f.p50, f.p99
+        t.name,
+        f.rate,
+        o.instances - o.per_study,
+        o.clients,
+        o.per_study,
+        o.meta,
+        o.clients,
+        f.p50,
+        f.p99
     );
     Ok(f)
 }
@@ -493,15 +517,24 @@ async fn main() -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(o.minutes * 60);
         let mut at = 0;
         let mut rates = Vec::new();
-        println!("fill: ihos ingest rate per window of {} instances", o.window);
+        println!(
+            "fill: ihos ingest rate per window of {} instances",
+            o.window
+        );
         while at < o.fill {
             let to = (at + o.window).min(o.fill);
             let r = ingest(&t, &client, &tpl, &plan, at, to, o.clients).await?;
-            println!("  {:>7} -> {:>7} instances in store: {:>8.1} instances/s", at, to, r);
+            println!(
+                "  {:>7} -> {:>7} instances in store: {:>8.1} instances/s",
+                at, to, r
+            );
             rates.push(r);
             at = to;
             if Instant::now() > deadline {
-                println!("  stopped at {at} instances: the time budget of {} minutes is spent", o.minutes);
+                println!(
+                    "  stopped at {at} instances: the time budget of {} minutes is spent",
+                    o.minutes
+                );
                 break;
             }
         }
