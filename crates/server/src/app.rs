@@ -51,6 +51,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         vault: Vault::new(&key),
         settings: Arc::new(settings),
         metrics: None,
+        write_queue: Arc::new(tokio::sync::Mutex::new(())),
     })
 }
 

@@ -12,4 +12,7 @@ pub struct AppState {
     pub vault: Vault,
     pub settings: Arc<Settings>,
     pub metrics: Option<PrometheusHandle>,
+    /// On SQLite, write transactions that several clients run at once (DICOM
+    /// ingest) queue here instead of in SQLite's sleeping busy handler.
+    pub write_queue: Arc<tokio::sync::Mutex<()>>,
 }

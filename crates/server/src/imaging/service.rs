@@ -274,6 +274,10 @@ async fn store_one(
         metadata: p.metadata.to_string(),
     };
     let result = async {
+        let _queued = match state.store.backend() {
+            ihos_store::Backend::Sqlite => Some(state.write_queue.lock().await),
+            ihos_store::Backend::Postgres => None,
+        };
         let mut tx = state.store.begin().await?;
         let r = store::store_instance(&mut tx, &new_study, &series, &inst).await?;
         if let store::Stored::New { study_id } = &r {
