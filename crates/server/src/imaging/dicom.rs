@@ -206,7 +206,10 @@ fn check_pixel_data(
     };
     let spp = int(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
     let bits = int(obj, tags::BITS_ALLOCATED).unwrap_or(16);
-    let expected = r * c * spp * frames * bits / 8;
+    let expected = [c, spp.max(1), frames, bits.max(1)]
+        .iter()
+        .try_fold(r.max(0), |acc, v| acc.checked_mul((*v).max(0)))
+        .map_or(i64::MAX, |v| v / 8);
     let got = match pixels.value() {
         dicom_core::DicomValue::Primitive(v) => v.calculate_byte_len() as i64,
         _ => 0,
@@ -285,7 +288,8 @@ pub fn render_png(bytes: &[u8], frame: u32, window: Option<Window>) -> Result<Ve
         (px, png::ColorType::Rgb)
     };
     let channels = if color == png::ColorType::Rgb { 3 } else { 1 };
-    if pixels.len() < (w * h) as usize * channels {
+    let needed = (w as usize) * (h as usize) * channels;
+    if pixels.len() < needed {
         return Err(refuse(
             "cannot_render",
             "The decoded frame is smaller than Rows x Columns.",
@@ -300,7 +304,7 @@ pub fn render_png(bytes: &[u8], frame: u32, window: Option<Window>) -> Result<Ve
             .write_header()
             .map_err(|e| refuse("cannot_render", e.to_string()))?;
         writer
-            .write_image_data(&pixels[..(w * h) as usize * channels])
+            .write_image_data(&pixels[..needed])
             .map_err(|e| refuse("cannot_render", e.to_string()))?;
     }
     Ok(out)
@@ -477,6 +481,21 @@ mod tests {
             width: 400.0,
         };
         assert_eq!(apply_window(&[-1000.0, 40.0, 1000.0], w), vec![0, 127, 255]);
+    }
+
+    #[test]
+    fn pixel_data_shorter_than_announced_is_refused() {
+        let mut file = read(&synth_ct(&synth())).unwrap();
+        file.put(DataElement::new(
+            tags::ROWS,
+            VR::US,
+            PrimitiveValue::from(128_u16),
+        ));
+        let mut bytes = Vec::new();
+        file.write_all(&mut bytes).unwrap();
+        let e = parse(&bytes).unwrap_err();
+        assert_eq!(e.code, "invalid_pixel_data");
+        assert!(e.message.contains("truncated"), "{}", e.message);
     }
 
     #[test]
