@@ -136,13 +136,14 @@ pub async fn store_instance(
     inst: &NewInstance,
 ) -> StoreResult<Stored> {
     let now = now_ms();
-    // A write first, so that a SQLite transaction takes the write lock at once.
-    sqlx::query(
+    // A write first, so that a SQLite transaction takes the write lock at
+    // once; the no-op update on conflict makes RETURNING answer either way.
+    let (study_id, org_id): (String, String) = sqlx::query_as(
         "INSERT INTO imaging_studies (id, study_uid, org_id, patient_id, link_status, link_issue, dicom_patient_id, \
          dicom_patient_id_hash, dicom_patient_name, study_date, study_time, accession_number, description, \
          referring_physician, modalities, order_ref, num_series, num_instances, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, '', $15, 0, 0, $16, $16) \
-         ON CONFLICT (study_uid) DO NOTHING",
+         ON CONFLICT (study_uid) DO UPDATE SET updated_at = imaging_studies.updated_at RETURNING id, org_id",
     )
     .bind(new_id())
     .bind(&new_study.study_uid)
@@ -160,21 +161,17 @@ pub async fn store_instance(
     .bind(&new_study.referring_physician)
     .bind(new_study.order_ref.as_deref())
     .bind(now)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    let (study_id, org_id): (String, String) =
-        sqlx::query_as("SELECT id, org_id FROM imaging_studies WHERE study_uid = $1")
-            .bind(&new_study.study_uid)
-            .fetch_one(&mut *conn)
-            .await?;
     if org_id != new_study.org_id {
         return Err(StoreError::Duplicate {
             what: "study_uid".into(),
         });
     }
-    let series_new = sqlx::query(
+    let (series_id, series_study): (String, String) = sqlx::query_as(
         "INSERT INTO imaging_series (id, study_id, series_uid, modality, series_number, description, num_instances, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $7) ON CONFLICT (series_uid) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7) \
+         ON CONFLICT (series_uid) DO UPDATE SET study_id = imaging_series.study_id RETURNING id, study_id",
     )
     .bind(new_id())
     .bind(&study_id)
@@ -183,15 +180,8 @@ pub async fn store_instance(
     .bind(series.series_number)
     .bind(&series.description)
     .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    let (series_id, series_study): (String, String) =
-        sqlx::query_as("SELECT id, study_id FROM imaging_series WHERE series_uid = $1")
-            .bind(&series.series_uid)
-            .fetch_one(&mut *conn)
-            .await?;
+    .fetch_one(&mut *conn)
+    .await?;
     if series_study != study_id {
         return Err(StoreError::Duplicate {
             what: "series_uid".into(),
@@ -229,14 +219,14 @@ pub async fn store_instance(
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "UPDATE imaging_studies SET num_instances = num_instances + 1, num_series = num_series + $2, updated_at = $3, \
-         modalities = CASE WHEN modalities = '' THEN $4 \
-                           WHEN (',' || modalities || ',') LIKE ('%,' || $4 || ',%') THEN modalities \
-                           ELSE modalities || ',' || $4 END \
+        "UPDATE imaging_studies SET num_instances = num_instances + 1, \
+         num_series = (SELECT COUNT(*) FROM imaging_series se WHERE se.study_id = $1), updated_at = $2, \
+         modalities = CASE WHEN modalities = '' THEN $3 \
+                           WHEN (',' || modalities || ',') LIKE ('%,' || $3 || ',%') THEN modalities \
+                           ELSE modalities || ',' || $3 END \
          WHERE id = $1",
     )
     .bind(&study_id)
-    .bind(i64::from(series_new))
     .bind(now)
     .bind(&series.modality)
     .execute(&mut *conn)
