@@ -6,7 +6,6 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("study_date", "检查日期", "Study date"),
     ("modality", "检查类型", "Modality"),
     ("description", "检查项目", "Description"),
-    ("patient", "患者", "Patient"),
     ("images", "图像数", "Images"),
     ("open", "查看", "Open"),
     ("series", "序列", "Series"),
