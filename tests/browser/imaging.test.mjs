@@ -134,3 +134,30 @@ test('a logged-in patient finds the study under 我的影像; a community doctor
     await server.stop();
   }
 });
+
+test('the radiologist sees the review queue and signs a report in the viewer', async () => {
+  const server = await startServer(demo.dir);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    const radiologist = demo.accounts.find((a) => a.name === '黄丽华');
+    await login(page, server.base, radiologist);
+    await page.goto(`${server.base}/imaging`);
+    await page.locator('#review-items li').first().waitFor();
+    assert.match(await page.locator('#review-items li').first().textContent(), /Wang\^Fang.*no_resident_id/);
+    const row = page.locator('#studies tr', { hasText: 'Wang^Fang' });
+    await Promise.all([page.waitForURL('**/imaging/studies/**'), row.locator('a.open-study').click()]);
+    await page.locator('#write-report').waitFor({ state: 'visible' });
+    await imageLoaded(page);
+    await page.fill('#report-form [name=findings]', '左肺下叶见条索影。');
+    await page.fill('#report-form [name=impression]', '左肺下叶少许纤维灶。');
+    await Promise.all([page.waitForEvent('load'), page.click('#report-form button[value=true]')]);
+    await page.locator('#report').waitFor({ state: 'visible' });
+    await page.waitForFunction(() => document.getElementById('findings').textContent === '左肺下叶见条索影。');
+    assert.equal(await page.locator('#impression').textContent(), '左肺下叶少许纤维灶。');
+    assert.ok(await page.locator('#write-report').isHidden(), 'a signed report is not edited again');
+  } finally {
+    await context.close();
+    await server.stop();
+  }
+});

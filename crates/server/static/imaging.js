@@ -55,7 +55,20 @@
       document.getElementById('review').hidden = false;
       var ul = document.getElementById('review-items');
       items.forEach(function (i) {
-        ul.appendChild(el('li', fmtDate(i.study_date) + ' ' + i.patient_name + ' ' + i.patient_id_shown + ' (' + (i.link_issue || '') + ')'));
+        var li = el('li', fmtDate(i.study_date) + ' ' + i.patient_name + ' ' + i.patient_id_shown + ' (' + (i.link_issue || '') + ') ');
+        var form = el('form', null, { 'class': 'inline link-patient' });
+        var input = el('input', null, { name: 'resident_id', maxlength: '18', required: '', placeholder: texts.resident_id || '' });
+        form.appendChild(input);
+        form.appendChild(el('button', '✓', { type: 'submit' }));
+        form.appendChild(el('span', null, { 'class': 'error', role: 'alert' }));
+        form.addEventListener('submit', function (ev) {
+          ev.preventDefault();
+          api('POST', '/api/v1/imaging/studies/' + encodeURIComponent(i.study_uid) + '/patient', { resident_id: input.value.trim() })
+            .then(function () { window.location.reload(); })
+            .catch(function (e) { form.querySelector('.error').textContent = e.message; });
+        });
+        li.appendChild(form);
+        ul.appendChild(li);
       });
     }).catch(function () {});
     api('GET', '/api/v1/imaging/consents').then(function (items) {
@@ -139,6 +152,14 @@
       }
       var share = document.getElementById('share');
       if (share) share.hidden = false;
+      var write = document.getElementById('write-report');
+      if (write && !(s.report && s.report.status === 'final')) {
+        write.hidden = false;
+        if (s.report) {
+          write.querySelector('[name=findings]').value = s.report.findings;
+          write.querySelector('[name=impression]').value = s.report.impression;
+        }
+      }
     }).catch(function (e) {
       var sec = document.getElementById('study');
       sec.hidden = false;
@@ -166,6 +187,19 @@
         study_uid: state.study.study_uid,
         days: Number(fd.get('days'))
       }).then(function () { window.location.assign('/imaging'); }).catch(function (e) { showError(shareForm, e); });
+    });
+  }
+
+  var reportForm = document.getElementById('report-form');
+  if (reportForm) {
+    reportForm.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var sign = ev.submitter && ev.submitter.value === 'true';
+      api('POST', '/api/v1/imaging/studies/' + encodeURIComponent(state.study.study_uid) + '/report', {
+        findings: reportForm.querySelector('[name=findings]').value,
+        impression: reportForm.querySelector('[name=impression]').value,
+        sign: sign
+      }).then(function () { window.location.reload(); }).catch(function (e) { showError(reportForm, e); });
     });
   }
 

@@ -52,6 +52,8 @@ struct ViewerPage {
     /// Set when the page was opened from an SMS link.
     token: String,
     can_share: bool,
+    /// A doctor may try to write the report (the API decides).
+    can_report: bool,
 }
 
 async fn viewer_page(
@@ -64,12 +66,16 @@ async fn viewer_page(
     let can_share = caller
         .as_ref()
         .is_some_and(|c| c.has(ihos_domain::Role::Patient));
+    let can_report = caller
+        .as_ref()
+        .is_some_and(|c| c.has(ihos_domain::Role::Doctor));
     render(
         &ViewerPage {
             f: Frame::new(lang.lang, caller.as_ref()),
             study_uid: study,
             token: String::new(),
             can_share,
+            can_report,
         },
         &lang,
     )
@@ -89,6 +95,7 @@ async fn open_page(
             study_uid: String::new(),
             token,
             can_share: false,
+            can_report: false,
         },
         &lang,
     )
