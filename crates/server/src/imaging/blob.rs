@@ -32,18 +32,21 @@ impl Blobs {
         Ok(self.root.join(key))
     }
 
-    /// Write atomically: a temp file in the same directory, then rename.
-    pub async fn put(&self, key: &str, bytes: &[u8]) -> std::io::Result<()> {
+    /// Write atomically: a temp file in the same directory, then rename
+    /// (one blocking task for the three file-system calls).
+    pub async fn put(&self, key: &str, bytes: bytes::Bytes) -> std::io::Result<()> {
         let path = self.path(key)?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        tokio::fs::create_dir_all(dir).await?;
-        let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
-        tokio::fs::write(&tmp, bytes).await?;
-        if let Err(e) = tokio::fs::rename(&tmp, &path).await {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
-        }
-        Ok(())
+        tokio::task::spawn_blocking(move || {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
+            std::fs::write(&tmp, &bytes)?;
+            std::fs::rename(&tmp, &path).inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 
     pub async fn get(&self, key: &str) -> std::io::Result<Vec<u8>> {

@@ -48,7 +48,7 @@ pub struct Parsed {
     pub columns: Option<i64>,
     pub frames: i64,
     /// DICOM JSON of the data set without bulk pixel data.
-    pub metadata: serde_json::Value,
+    pub metadata: String,
 }
 
 fn text(obj: &InMemDicomObject, tag: Tag) -> String {
@@ -129,22 +129,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Refusal> {
         .and_then(|e| e.to_multi_str().ok())
         .map(|v| v.iter().map(|s| s.trim().to_string()).collect())
         .unwrap_or_default();
-    let mut meta_obj = obj.clone();
-    for t in [
-        tags::PIXEL_DATA,
-        tags::FLOAT_PIXEL_DATA,
-        tags::DOUBLE_FLOAT_PIXEL_DATA,
-        Tag(0x5400, 0x1010),
-    ] {
-        meta_obj.remove_element(t);
-    }
-    let metadata = dicom_json::to_value(&meta_obj).map_err(|e| {
-        refuse(
-            "invalid_dicom",
-            format!("The DICOM attributes cannot be converted to DICOM JSON: {e}"),
-        )
-    })?;
-    Ok(Parsed {
+    let mut parsed = Parsed {
         patient_id: text(&obj, tags::PATIENT_ID),
         other_patient_ids,
         patient_name: text(&obj, tags::PATIENT_NAME),
@@ -168,8 +153,25 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Refusal> {
         rows,
         columns,
         frames,
-        metadata,
-    })
+        metadata: String::new(),
+    };
+    // The metadata leaves out bulk pixel data (the object is ours to change).
+    let mut obj = obj;
+    for t in [
+        tags::PIXEL_DATA,
+        tags::FLOAT_PIXEL_DATA,
+        tags::DOUBLE_FLOAT_PIXEL_DATA,
+        Tag(0x5400, 0x1010),
+    ] {
+        obj.remove_element(t);
+    }
+    parsed.metadata = dicom_json::to_string(&obj).map_err(|e| {
+        refuse(
+            "invalid_dicom",
+            format!("The DICOM attributes cannot be converted to DICOM JSON: {e}"),
+        )
+    })?;
+    Ok(parsed)
 }
 
 const ENCAPSULATED_PREFIXES: [&str; 3] = [
@@ -454,8 +456,9 @@ mod tests {
         assert_eq!(p.sop_uid, s.sop_uid);
         assert_eq!(p.patient_name, "林秀英");
         assert_eq!(p.rows, Some(64));
-        assert!(p.metadata.get("7FE00010").is_none());
-        assert_eq!(p.metadata["00100020"]["Value"][0], "P0001");
+        let meta: serde_json::Value = serde_json::from_str(&p.metadata).unwrap();
+        assert!(meta.get("7FE00010").is_none());
+        assert_eq!(meta["00100020"]["Value"][0], "P0001");
         let png = render_png(&bytes, 0, None).unwrap();
         assert_eq!(&png[1..4], b"PNG");
         assert_eq!(

@@ -204,7 +204,7 @@ pub async fn stow(
             });
             continue;
         }
-        out.push(store_one(state, &blobs, caller, &org_id, order_ref, &p, &bytes).await?);
+        out.push(store_one(state, &blobs, caller, &org_id, order_ref, &p, bytes).await?);
     }
     Ok(out)
 }
@@ -216,7 +216,7 @@ async fn store_one(
     org_id: &str,
     order_ref: Option<&str>,
     p: &Parsed,
-    bytes: &[u8],
+    bytes: bytes::Bytes,
 ) -> ApiResult<PartOutcome> {
     let stored = |already| PartOutcome::Stored {
         sop_class_uid: p.sop_class_uid.clone(),
@@ -225,14 +225,13 @@ async fn store_one(
         series_uid: p.series_uid.clone(),
         already,
     };
+    // A repeated SOP instance is found by the insert itself (ON CONFLICT).
     let m = {
         let mut conn = state.store.conn().await?;
-        if store::instance_exists(&mut conn, &p.sop_uid).await? {
-            return Ok(stored(true));
-        }
         match_patient(state, &mut conn, p).await?
     };
     let key = sop_blob_key(&p.sop_uid);
+    let size_bytes = bytes.len() as i64;
     blobs.put(&key, bytes).await.map_err(ApiError::internal)?;
     let new_study = NewStudy {
         study_uid: p.study_uid.clone(),
@@ -270,8 +269,8 @@ async fn store_one(
         columns: p.columns,
         frames: p.frames,
         blob_key: key.clone(),
-        size_bytes: bytes.len() as i64,
-        metadata: p.metadata.to_string(),
+        size_bytes,
+        metadata: p.metadata.clone(),
     };
     let result = async {
         let _queued = match state.store.backend() {
