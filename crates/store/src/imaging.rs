@@ -47,7 +47,9 @@ pub struct NewInstance {
 
 pub const STUDY_COLUMNS: &str = "s.id, s.study_uid, s.org_id, s.patient_id, s.link_status, s.link_issue, \
      s.dicom_patient_id, s.dicom_patient_name, s.study_date, s.study_time, s.accession_number, \
-     s.description, s.referring_physician, s.modalities, s.order_ref, s.num_series, s.num_instances, s.created_at";
+     s.description, s.referring_physician, s.modalities, s.order_ref, \
+     (SELECT COUNT(*) FROM imaging_series x WHERE x.study_id = s.id) AS num_series, \
+     (SELECT COUNT(*) FROM imaging_instances y WHERE y.study_id = s.id) AS num_instances, s.created_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct StudyRow {
@@ -136,52 +138,94 @@ pub async fn store_instance(
     inst: &NewInstance,
 ) -> StoreResult<Stored> {
     let now = now_ms();
-    // A write first, so that a SQLite transaction takes the write lock at
-    // once; the no-op update on conflict makes RETURNING answer either way.
-    let (study_id, org_id): (String, String) = sqlx::query_as(
-        "INSERT INTO imaging_studies (id, study_uid, org_id, patient_id, link_status, link_issue, dicom_patient_id, \
-         dicom_patient_id_hash, dicom_patient_name, study_date, study_time, accession_number, description, \
-         referring_physician, modalities, order_ref, num_series, num_instances, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, '', $15, 0, 0, $16, $16) \
-         ON CONFLICT (study_uid) DO UPDATE SET updated_at = imaging_studies.updated_at RETURNING id, org_id",
-    )
-    .bind(new_id())
-    .bind(&new_study.study_uid)
-    .bind(&new_study.org_id)
-    .bind(new_study.patient_id.as_deref())
-    .bind(&new_study.link_status)
-    .bind(new_study.link_issue.as_deref())
-    .bind(&new_study.dicom_patient_id)
-    .bind(&new_study.dicom_patient_id_hash)
-    .bind(&new_study.dicom_patient_name)
-    .bind(&new_study.study_date)
-    .bind(&new_study.study_time)
-    .bind(&new_study.accession_number)
-    .bind(&new_study.description)
-    .bind(&new_study.referring_physician)
-    .bind(new_study.order_ref.as_deref())
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
+    // Reads first: in the common case the study and series exist already and
+    // only the instance row is written. Counts are computed when read.
+    let study_row: Option<(String, String)> =
+        sqlx::query_as("SELECT id, org_id FROM imaging_studies WHERE study_uid = $1")
+            .bind(&new_study.study_uid)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (study_id, org_id) = match study_row {
+        Some(r) => r,
+        None => {
+            sqlx::query(
+                "INSERT INTO imaging_studies (id, study_uid, org_id, patient_id, link_status, link_issue, dicom_patient_id, \
+                 dicom_patient_id_hash, dicom_patient_name, study_date, study_time, accession_number, description, \
+                 referring_physician, modalities, order_ref, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, '', $15, $16, $16) \
+                 ON CONFLICT (study_uid) DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(&new_study.study_uid)
+            .bind(&new_study.org_id)
+            .bind(new_study.patient_id.as_deref())
+            .bind(&new_study.link_status)
+            .bind(new_study.link_issue.as_deref())
+            .bind(&new_study.dicom_patient_id)
+            .bind(&new_study.dicom_patient_id_hash)
+            .bind(&new_study.dicom_patient_name)
+            .bind(&new_study.study_date)
+            .bind(&new_study.study_time)
+            .bind(&new_study.accession_number)
+            .bind(&new_study.description)
+            .bind(&new_study.referring_physician)
+            .bind(new_study.order_ref.as_deref())
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query_as("SELECT id, org_id FROM imaging_studies WHERE study_uid = $1")
+                .bind(&new_study.study_uid)
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
     if org_id != new_study.org_id {
         return Err(StoreError::Duplicate {
             what: "study_uid".into(),
         });
     }
-    let (series_id, series_study): (String, String) = sqlx::query_as(
-        "INSERT INTO imaging_series (id, study_id, series_uid, modality, series_number, description, num_instances, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $7) \
-         ON CONFLICT (series_uid) DO UPDATE SET study_id = imaging_series.study_id RETURNING id, study_id",
-    )
-    .bind(new_id())
-    .bind(&study_id)
-    .bind(&series.series_uid)
-    .bind(&series.modality)
-    .bind(series.series_number)
-    .bind(&series.description)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
+    let series_row: Option<(String, String)> =
+        sqlx::query_as("SELECT id, study_id FROM imaging_series WHERE series_uid = $1")
+            .bind(&series.series_uid)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (series_id, series_study) = match series_row {
+        Some(r) => r,
+        None => {
+            let created = sqlx::query(
+                "INSERT INTO imaging_series (id, study_id, series_uid, modality, series_number, description, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (series_uid) DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(&study_id)
+            .bind(&series.series_uid)
+            .bind(&series.modality)
+            .bind(series.series_number)
+            .bind(&series.description)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                == 1;
+            if created {
+                // A new series may bring a new modality to the study.
+                sqlx::query(
+                    "UPDATE imaging_studies SET updated_at = $2, \
+                     modalities = CASE WHEN modalities = '' THEN $3 ELSE modalities || ',' || $3 END \
+                     WHERE id = $1 AND (',' || modalities || ',') NOT LIKE ('%,' || $3 || ',%')",
+                )
+                .bind(&study_id)
+                .bind(now)
+                .bind(&series.modality)
+                .execute(&mut *conn)
+                .await?;
+            }
+            sqlx::query_as("SELECT id, study_id FROM imaging_series WHERE series_uid = $1")
+                .bind(&series.series_uid)
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
     if series_study != study_id {
         return Err(StoreError::Duplicate {
             what: "series_uid".into(),
@@ -214,23 +258,6 @@ pub async fn store_instance(
     if !inserted {
         return Ok(Stored::Existing { study_id });
     }
-    sqlx::query("UPDATE imaging_series SET num_instances = num_instances + 1 WHERE id = $1")
-        .bind(&series_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "UPDATE imaging_studies SET num_instances = num_instances + 1, \
-         num_series = (SELECT COUNT(*) FROM imaging_series se WHERE se.study_id = $1), updated_at = $2, \
-         modalities = CASE WHEN modalities = '' THEN $3 \
-                           WHEN (',' || modalities || ',') LIKE ('%,' || $3 || ',%') THEN modalities \
-                           ELSE modalities || ',' || $3 END \
-         WHERE id = $1",
-    )
-    .bind(&study_id)
-    .bind(now)
-    .bind(&series.modality)
-    .execute(&mut *conn)
-    .await?;
     Ok(Stored::New { study_id })
 }
 
@@ -380,8 +407,9 @@ pub async fn study_by_id(conn: &mut AnyConnection, id: &str) -> StoreResult<Opti
 
 pub async fn series_of(conn: &mut AnyConnection, study_id: &str) -> StoreResult<Vec<SeriesRow>> {
     Ok(sqlx::query_as(
-        "SELECT id, study_id, series_uid, modality, series_number, description, num_instances \
-         FROM imaging_series WHERE study_id = $1 ORDER BY series_number, series_uid",
+        "SELECT se.id, se.study_id, se.series_uid, se.modality, se.series_number, se.description, \
+         (SELECT COUNT(*) FROM imaging_instances y WHERE y.series_id = se.id) AS num_instances \
+         FROM imaging_series se WHERE se.study_id = $1 ORDER BY se.series_number, se.series_uid",
     )
     .bind(study_id)
     .fetch_all(&mut *conn)

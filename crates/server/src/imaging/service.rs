@@ -273,11 +273,18 @@ async fn store_one(
         metadata: p.metadata.clone(),
     };
     let result = async {
-        let _queued = match state.store.backend() {
-            ihos_store::Backend::Sqlite => Some(state.write_queue.lock().await),
-            ihos_store::Backend::Postgres => None,
+        // SQLite: one writer at a time, holding the write lock from BEGIN
+        // (reads come first in the transaction).
+        let (_queued, mut tx) = match state.store.backend() {
+            ihos_store::Backend::Sqlite => {
+                let q = state.write_queue.lock().await;
+                (
+                    Some(q),
+                    state.store.pool().begin_with("BEGIN IMMEDIATE").await?,
+                )
+            }
+            ihos_store::Backend::Postgres => (None, state.store.begin().await?),
         };
-        let mut tx = state.store.begin().await?;
         let r = store::store_instance(&mut tx, &new_study, &series, &inst).await?;
         if let store::Stored::New { study_id } = &r {
             audit::record(

@@ -28,8 +28,6 @@ CREATE TABLE imaging_studies (
     modalities TEXT NOT NULL,
     -- the referral or exam order this study answers, when known
     order_ref TEXT,
-    num_series BIGINT NOT NULL DEFAULT 0,
-    num_instances BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
@@ -46,7 +44,6 @@ CREATE TABLE imaging_series (
     modality TEXT NOT NULL,
     series_number BIGINT,
     description TEXT NOT NULL,
-    num_instances BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX imaging_series_study ON imaging_series(study_id);
