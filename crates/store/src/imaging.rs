@@ -140,11 +140,20 @@ pub async fn store_instance(
     let now = now_ms();
     // Reads first: in the common case the study and series exist already and
     // only the instance row is written. Counts are computed when read.
-    let study_row: Option<(String, String)> =
-        sqlx::query_as("SELECT id, org_id FROM imaging_studies WHERE study_uid = $1")
-            .bind(&new_study.study_uid)
-            .fetch_optional(&mut *conn)
-            .await?;
+    // One read for both: the study and, if known, the series.
+    let known: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT s.id, s.org_id, se.id, se.study_id FROM imaging_studies s \
+         LEFT JOIN imaging_series se ON se.series_uid = $2 WHERE s.study_uid = $1",
+    )
+    .bind(&new_study.study_uid)
+    .bind(&series.series_uid)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (study_row, known_series) = match known {
+        Some((id, org, Some(se), Some(se_study))) => (Some((id, org)), Some((se, se_study))),
+        Some((id, org, _, _)) => (Some((id, org)), None),
+        None => (None, None),
+    };
     let (study_id, org_id) = match study_row {
         Some(r) => r,
         None => {
@@ -184,12 +193,7 @@ pub async fn store_instance(
             what: "study_uid".into(),
         });
     }
-    let series_row: Option<(String, String)> =
-        sqlx::query_as("SELECT id, study_id FROM imaging_series WHERE series_uid = $1")
-            .bind(&series.series_uid)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let (series_id, series_study) = match series_row {
+    let (series_id, series_study) = match known_series {
         Some(r) => r,
         None => {
             let created = sqlx::query(
