@@ -481,6 +481,16 @@ async fn compare_one(t: &Target, o: &Opts, tpl: &Arc<Template>) -> anyhow::Resul
     Ok(f)
 }
 
+/// A scratch directory, removed at the end: under `IHOS_BENCH_DIR` if set,
+/// else the system temp dir, with a recognisable name.
+fn scratch(what: &str) -> anyhow::Result<tempfile::TempDir> {
+    let base = std::env::var_os("IHOS_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
+    std::fs::create_dir_all(&base)?;
+    Ok(tempfile::Builder::new()
+        .prefix(&format!("ihos-bench-{what}-"))
+        .tempdir_in(base)?)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> anyhow::Result<()> {
     let o = opts()?;
@@ -494,11 +504,11 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 1. Side by side on the same generated files.
-    let dir = tempfile::tempdir()?;
+    let dir = scratch("ihos")?;
     let (ihos, _state) = start_ihos(dir.path()).await?;
     let ih = compare_one(&ihos, &o, &tpl).await?;
     if !o.skip_orthanc {
-        let odir = tempfile::tempdir()?;
+        let odir = scratch("orthanc")?;
         let (orthanc, _guard) = start_orthanc(odir.path()).await?;
         let or = compare_one(&orthanc, &o, &tpl).await?;
         println!(
@@ -510,7 +520,7 @@ async fn main() -> anyhow::Result<()> {
 
     // 2. ihos from an empty store to `fill` instances.
     if o.fill > 0 {
-        let dir = tempfile::tempdir()?;
+        let dir = scratch("ihos-fill")?;
         let (t, state) = start_ihos(dir.path()).await?;
         let client = reqwest::Client::new();
         let plan = Arc::new(Plan::new(o.fill, o.per_study));
