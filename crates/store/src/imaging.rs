@@ -879,12 +879,3 @@ pub async fn latest_outbox(
     .await?;
     Ok(row.and_then(|r| serde_json::from_str(&r.0).ok()))
 }
-
-/// Does the SOP instance exist already?
-pub async fn instance_exists(conn: &mut AnyConnection, sop_uid: &str) -> StoreResult<bool> {
-    let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM imaging_instances WHERE sop_uid = $1")
-        .bind(sop_uid)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(n.0 > 0)
-}
