@@ -3,6 +3,7 @@
 pub mod access;
 mod error;
 pub mod identity;
+pub mod imaging;
 pub mod org;
 pub mod scheduling;
 

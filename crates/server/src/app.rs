@@ -20,7 +20,7 @@ use utoipa::OpenApi;
 use crate::crypto::Vault;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::{identity, org, scheduling, web};
+use crate::{identity, imaging, org, scheduling, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,8 +36,12 @@ use crate::{identity, org, scheduling, web};
         scheduling::remove_template, scheduling::add_extra_hours, scheduling::take_leave,
         scheduling::search, scheduling::book, scheduling::my_appointments, scheduling::appointment,
         scheduling::cancel, scheduling::attendance, scheduling::doctor_day, scheduling::notifications,
+        imaging::stow, imaging::qido_studies, imaging::metadata_study, imaging::retrieve_study,
+        imaging::rendered_frame, imaging::list_studies, imaging::study, imaging::write_report,
+        imaging::link_patient, imaging::send_patient_link, imaging::review, imaging::list_consents,
+        imaging::grant_consent, imaging::revoke_consent, imaging::send_code, imaging::verify_code,
     ),
-    tags((name = "identity"), (name = "organisations"), (name = "scheduling"))
+    tags((name = "identity"), (name = "organisations"), (name = "scheduling"), (name = "imaging"))
 )]
 pub struct ApiDoc;
 
@@ -52,6 +56,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         settings: Arc::new(settings),
         metrics: None,
         booking_gate: Arc::default(),
+        write_queue: Arc::new(tokio::sync::Mutex::new(())),
     })
 }
 
@@ -65,14 +70,29 @@ pub fn router(state: AppState) -> Router {
         .merge(identity::router())
         .merge(org::router())
         .merge(scheduling::router())
+        .merge(imaging::router())
         .fallback(api_not_found);
-    Router::new()
+    // DICOM uploads are large: their own body limit instead of the 2 MiB one.
+    let dicom_limit = state.settings.dicom_max_upload_mb as usize * 1024 * 1024;
+    let dicom = imaging::dicom_router()
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(dicom_limit));
+    let limited = Router::new()
         .merge(api)
         .merge(web::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/api/openapi.json", get(|| async { axum::Json(ApiDoc::openapi()) }))
+        .route(
+            "/api/openapi.json",
+            get(|| async { axum::Json(ApiDoc::openapi()) }),
+        )
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            2 * 1024 * 1024,
+        ));
+    Router::new()
+        .merge(limited)
+        .merge(dicom)
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(track_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -82,7 +102,6 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
         .with_state(state)
 }
 

@@ -458,6 +458,9 @@ pub async fn load(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
     crate::scheduling::demo::load(state, &admin, &hospital.id)
         .await
         .map_err(err)?;
+    crate::imaging::demo::load(state, "林秀英", &resident_id("330102", "19580312", "024"))
+        .await
+        .map_err(err)?;
     Ok(accounts)
 }
 
@@ -484,4 +487,7 @@ pub fn print_accounts(accounts: &[DemoAccount]) {
         );
     }
     println!("赵磊's child 赵小宇 (born 2022) is registered under his account.");
+    println!(
+        "林秀英 has a chest CT with a signed report under /imaging; the SMS link to it is in the outbox (topic sms.imaging_link)."
+    );
 }

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod i18n;
 pub mod identity;
+pub mod imaging;
 mod json;
 pub mod org;
 pub mod scheduling;

@@ -17,6 +17,10 @@ pub struct Settings {
     /// When empty, a key is read from (or created once in) `key_file`.
     pub data_key: String,
     pub key_file: PathBuf,
+    /// Where blobs (DICOM files) are kept.
+    pub data_dir: PathBuf,
+    /// Largest STOW-RS request body accepted, in MiB.
+    pub dicom_max_upload_mb: u32,
     pub session_hours: i64,
     /// Failed logins allowed per phone (and per client address) in the window.
     pub login_max_failures: i64,
@@ -39,6 +43,8 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             data_key: String::new(),
             key_file: PathBuf::from("data/ihos.key"),
+            data_dir: PathBuf::from("data"),
+            dicom_max_upload_mb: 512,
             session_hours: 12,
             login_max_failures: 5,
             login_window_minutes: 15,
@@ -65,6 +71,8 @@ impl std::fmt::Debug for Settings {
                 },
             )
             .field("key_file", &self.key_file)
+            .field("data_dir", &self.data_dir)
+            .field("dicom_max_upload_mb", &self.dicom_max_upload_mb)
             .field("session_hours", &self.session_hours)
             .field("login_max_failures", &self.login_max_failures)
             .field("login_window_minutes", &self.login_window_minutes)
@@ -116,6 +124,9 @@ impl Settings {
         if let Some(v) = get("IHOS_KEY_FILE") {
             self.key_file = v.into();
         }
+        if let Some(v) = get("IHOS_DATA_DIR") {
+            self.data_dir = v.into();
+        }
         if let Some(v) = get("IHOS_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -125,6 +136,9 @@ impl Settings {
         };
         if let Some(v) = get("IHOS_MAX_CONNECTIONS") {
             self.max_connections = num("IHOS_MAX_CONNECTIONS", v)?.clamp(1, 1000) as u32;
+        }
+        if let Some(v) = get("IHOS_DICOM_MAX_UPLOAD_MB") {
+            self.dicom_max_upload_mb = num("IHOS_DICOM_MAX_UPLOAD_MB", v)?.clamp(1, 4096) as u32;
         }
         if let Some(v) = get("IHOS_SESSION_HOURS") {
             self.session_hours = num("IHOS_SESSION_HOURS", v)?;

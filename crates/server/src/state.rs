@@ -14,4 +14,7 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// In-process admission gate for bookings (a hint; the database decides).
     pub booking_gate: Arc<crate::scheduling::gate::Gate>,
+    /// On SQLite, write transactions that several clients run at once (DICOM
+    /// ingest) queue here instead of in SQLite's sleeping busy handler.
+    pub write_queue: Arc<tokio::sync::Mutex<()>>,
 }

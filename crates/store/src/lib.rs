@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod identity;
+pub mod imaging;
 pub mod org;
 pub mod scheduling;
 pub mod session;

@@ -44,6 +44,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         bind: "127.0.0.1:0".into(),
         data_key: "11".repeat(32),
         max_connections: 8,
+        data_dir: dir.path().join("data"),
         ..Settings::default()
     };
     adjust(&mut settings);

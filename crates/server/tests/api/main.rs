@@ -4,6 +4,7 @@
 mod helpers;
 
 mod identity;
+mod imaging;
 mod ops;
 mod organisations;
 mod scheduling;
