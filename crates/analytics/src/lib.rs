@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod digital;
 pub mod engine;
+pub mod export;
 pub mod generate;
 pub mod influence;
 pub mod model;

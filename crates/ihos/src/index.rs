@@ -12,6 +12,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Subcommand)]
 pub enum IndexCommand {
+    /// Export the platform's behaviour events to Hive-partitioned Parquet.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Generate deterministic synthetic events (Hive-partitioned Parquet).
     Generate {
         #[arg(long)]
@@ -95,9 +100,23 @@ fn spinner(len: u64) -> ProgressBar {
     bar
 }
 
-pub async fn run(cmd: IndexCommand) -> anyhow::Result<()> {
+pub async fn run(cmd: IndexCommand, settings: ihos_server::Settings) -> anyhow::Result<()> {
     let started = Instant::now();
     match cmd {
+        IndexCommand::Export { out } => {
+            let state = ihos_server::build_state(settings).await?;
+            let bar = spinner(0);
+            bar.set_message("events");
+            let done = crate::export::export(&state.store, &out, |n| bar.inc(n)).await?;
+            bar.finish_and_clear();
+            println!(
+                "exported {} events over {} departments to {} ({} hospital-page views without a department left out)",
+                done.events,
+                done.departments,
+                out.display(),
+                done.skipped_without_department
+            );
+        }
         IndexCommand::Generate {
             out,
             events,

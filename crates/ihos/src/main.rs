@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod export;
 mod index;
 use ihos_server::{Settings, app, demo};
 
@@ -87,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Index(cmd) => index::run(cmd).await,
+        Command::Index(cmd) => index::run(cmd, settings).await,
         Command::Demo => {
             let state = ihos_server::build_state(settings).await?;
             demo::print_accounts(&demo::load(&state).await?);

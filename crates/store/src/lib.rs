@@ -3,6 +3,7 @@
 //! placeholders.
 
 pub mod audit;
+pub mod events;
 pub mod identity;
 pub mod org;
 pub mod session;
