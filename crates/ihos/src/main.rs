@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+mod export;
+mod index;
 use ihos_server::{Settings, app, demo};
 
 #[derive(Parser)]
@@ -30,6 +33,9 @@ enum Command {
     Migrate,
     /// Load the demo consortium and print its accounts once.
     Demo,
+    /// Analytics: influence index, digitalisation index, operations report, synthetic events.
+    #[command(subcommand)]
+    Index(index::IndexCommand),
     /// Create a platform admin (first install). The password is read from
     /// IHOS_ADMIN_PASSWORD, or generated and printed once.
     CreateAdmin {
@@ -87,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Index(cmd) => index::run(cmd, settings).await,
         Command::Demo => {
             let state = ihos_server::build_state(settings).await?;
             demo::print_accounts(&demo::load(&state).await?);

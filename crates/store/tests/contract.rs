@@ -357,3 +357,42 @@ async fn audit_trail_lists_newest_first_and_care_relationships_expire() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn behaviour_events_page_in_time_order() {
+    use ihos_store::events;
+    let db = fresh().await;
+    let mut c = db.store.pool().acquire().await.unwrap();
+    let h = hospital(&mut c, "甲医院").await;
+    let dept = org::insert_department(&mut c, &h, "心内科", "cardiology")
+        .await
+        .unwrap();
+    for kind in [events::BROWSE, events::SERVICE, events::REVIEW] {
+        let rating = (kind == events::REVIEW).then_some(5);
+        events::record(
+            &mut c,
+            &events::NewEvent {
+                kind,
+                org_id: &h,
+                department_id: Some(&dept),
+                practitioner_id: None,
+                rating,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let first = events::page_after(&mut c, 0, "", 2).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let last = first.last().unwrap();
+    let rest = events::page_after(&mut c, last.at, &last.id, 2)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].rating, Some(5));
+    let dims = events::department_dims(&mut c).await.unwrap();
+    assert_eq!(
+        (dims[0].department_name.as_str(), dims[0].org_name.as_str()),
+        ("心内科", "甲医院")
+    );
+}

@@ -101,7 +101,7 @@ async fn org_detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<AxumJson<OrgDetail>> {
-    Ok(AxumJson(service::org_detail(&state, &id).await?))
+    Ok(AxumJson(service::public_org_page(&state, &id).await?))
 }
 
 /// The org's admin adds a department mapped to one of the 36 specialties.
@@ -167,7 +167,9 @@ async fn practitioner(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<AxumJson<PractitionerView>> {
-    Ok(AxumJson(service::practitioner(&state, &id).await?))
+    Ok(AxumJson(
+        service::public_practitioner_page(&state, &id).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/consortia", tag = "organisations", request_body = NewConsortiumInput,

@@ -670,6 +670,42 @@ pub async fn practitioner(state: &AppState, id: &str) -> ApiResult<PractitionerV
     practitioner_view(&mut c, id).await
 }
 
+/// The public page of an organisation; each view is a browse event for the influence index.
+pub async fn public_org_page(state: &AppState, org_id: &str) -> ApiResult<OrgDetail> {
+    let detail = org_detail(state, org_id).await?;
+    let mut c = state.store.conn().await?;
+    ihos_store::events::record(
+        &mut c,
+        &ihos_store::events::NewEvent {
+            kind: ihos_store::events::BROWSE,
+            org_id,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(detail)
+}
+
+/// A practitioner's public page; each view is a browse event for the influence index.
+pub async fn public_practitioner_page(state: &AppState, id: &str) -> ApiResult<PractitionerView> {
+    let mut c = state.store.conn().await?;
+    let view = practitioner_view(&mut c, id).await?;
+    if let Some(primary) = view.affiliations.first() {
+        ihos_store::events::record(
+            &mut c,
+            &ihos_store::events::NewEvent {
+                kind: ihos_store::events::BROWSE,
+                org_id: &primary.org_id,
+                department_id: primary.department_id.as_deref(),
+                practitioner_id: Some(&view.id),
+                rating: None,
+            },
+        )
+        .await?;
+    }
+    Ok(view)
+}
+
 /// The staff list of one organisation: its own admins only (and platform admins).
 pub async fn org_staff(
     state: &AppState,
