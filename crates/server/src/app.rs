@@ -20,7 +20,7 @@ use utoipa::OpenApi;
 use crate::crypto::Vault;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::{identity, org, web};
+use crate::{consultation, identity, org, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,8 +32,18 @@ use crate::{identity, org, web};
         org::add_department, org::org_staff, org::create_practitioner, org::add_affiliation,
         org::practitioner, org::create_consortium, org::consortium, org::add_member,
         org::create_staff_account,
+        consultation::triage_complaint, consultation::request_consultation,
+        consultation::my_consultations, consultation::doctor_queue, consultation::consultation,
+        consultation::accept, consultation::decline, consultation::start, consultation::complete,
+        consultation::cancel, consultation::refer_offline, consultation::escalate,
+        consultation::messages, consultation::send_message, consultation::chat_socket,
+        consultation::thread, consultation::patient_history, consultation::upload_picture,
+        consultation::upload_evidence, consultation::download, consultation::review,
+        consultation::reply, consultation::doctor_reviews, consultation::doctor_packages,
+        consultation::create_package, consultation::subscribe, consultation::subscription,
+        consultation::policy, consultation::set_policy,
     ),
-    tags((name = "identity"), (name = "organisations"))
+    tags((name = "identity"), (name = "organisations"), (name = "consultation"))
 )]
 pub struct ApiDoc;
 
@@ -43,6 +53,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let store = Store::connect(&settings.database_url, settings.max_connections).await?;
     store.migrate().await?;
     Ok(AppState {
+        chat: Arc::new(consultation::chat::ChatHub::start(store.clone())),
+        triage: Arc::new(consultation::triage::Triage::load()),
         store,
         vault: Vault::new(&key),
         settings: Arc::new(settings),
@@ -59,6 +71,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(identity::router())
         .merge(org::router())
+        .merge(consultation::router())
         .fallback(api_not_found);
     Router::new()
         .merge(api)
@@ -173,16 +186,24 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    // Chat sockets close when shutdown starts, so the drain does not wait on them.
+    let chat = state.chat.clone();
+    let shutdown = async move {
+        shutdown.await;
+        chat.shutdown();
+    };
     // Tests and scripts read this line to find the port.
     println!("ihos listening on http://{addr}");
     tracing::info!(%addr, backend = ?state.store.backend(), "listening");
     let store = state.store.clone();
+    let jobs = consultation::expire_job::spawn(state.clone());
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    jobs.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -12,4 +12,8 @@ pub struct AppState {
     pub vault: Vault,
     pub settings: Arc<Settings>,
     pub metrics: Option<PrometheusHandle>,
+    /// Chat fan-out and the batching message writer.
+    pub chat: Arc<crate::consultation::chat::ChatHub>,
+    /// Complaint-to-department suggestions (jieba segmentation, loaded once).
+    pub triage: Arc<crate::consultation::triage::Triage>,
 }

@@ -3,6 +3,7 @@
 //! placeholders.
 
 pub mod audit;
+pub mod consultation;
 pub mod identity;
 pub mod org;
 pub mod session;
