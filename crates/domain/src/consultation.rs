@@ -144,7 +144,11 @@ pub fn transition(from: Status, action: Action) -> Result<Status, DomainError> {
                     "Cannot {} a consultation that is {}{}.",
                     action.as_str().replace('_', " "),
                     from.as_str().replace('_', " "),
-                    if from.is_terminal() { "; it has ended" } else { "" }
+                    if from.is_terminal() {
+                        "; it has ended"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
@@ -200,7 +204,10 @@ impl Tier {
                 Title::AttendingPhysician | Title::AssociateChiefPhysician | Title::ChiefPhysician
             ),
             Tier::ExpertStudio => {
-                matches!(title, Title::AssociateChiefPhysician | Title::ChiefPhysician)
+                matches!(
+                    title,
+                    Title::AssociateChiefPhysician | Title::ChiefPhysician
+                )
             }
         }
     }
@@ -342,7 +349,7 @@ pub fn check_requester(
         _ if age_on(birth, today) >= GUARDIAN_PRESENT_BELOW_AGE => Ok(()),
         Requester::LinkedGuardian if guardian_present => Ok(()),
         _ => Err(DomainError::new(
-            "guardian_required",
+            "guardian_must_be_present",
             "Children under 6 consult online only with their registered guardian present: \
              the guardian starts the consultation and confirms being present.",
         )
@@ -358,11 +365,10 @@ pub fn check_doctor(
     today: NaiveDate,
 ) -> Result<(), DomainError> {
     if role != Role::Doctor {
-        return Err(DomainError::new(
-            "not_a_doctor",
-            "Online consultations are given by doctors.",
-        )
-        .on("doctor_id"));
+        return Err(
+            DomainError::new("not_a_doctor", "Online consultations are given by doctors.")
+                .on("doctor_id"),
+        );
     }
     if !may_practise_online(practising_since, today) {
         return Err(DomainError::new(
@@ -381,7 +387,8 @@ pub fn parse_text(raw: &str, field: &'static str, max: usize) -> Result<String, 
     let s = raw.trim();
     if s.is_empty()
         || s.chars().count() > max
-        || s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        || s.chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
     {
         return Err(DomainError::new(
             "invalid_field",
@@ -475,10 +482,7 @@ mod tests {
         assert_eq!(s, Status::Accepted);
         let s = transition(s, Action::Start).unwrap();
         assert_eq!(s, Status::InProgress);
-        assert_eq!(
-            transition(s, Action::Complete).unwrap(),
-            Status::Completed
-        );
+        assert_eq!(transition(s, Action::Complete).unwrap(), Status::Completed);
     }
 
     #[test]
@@ -510,7 +514,12 @@ mod tests {
         let e = transition(Status::InProgress, Action::Expire).unwrap_err();
         assert_eq!(e.code, "illegal_transition");
         for s in Status::ALL.into_iter().filter(|s| s.is_terminal()) {
-            for a in [Action::Accept, Action::Start, Action::Complete, Action::Cancel] {
+            for a in [
+                Action::Accept,
+                Action::Start,
+                Action::Complete,
+                Action::Cancel,
+            ] {
                 assert_eq!(transition(s, a).unwrap_err().code, "consultation_closed");
             }
         }
@@ -554,7 +563,7 @@ mod tests {
             check_requester(Requester::LinkedGuardian, child, today, false)
                 .unwrap_err()
                 .code,
-            "guardian_required"
+            "guardian_must_be_present"
         );
         assert!(check_requester(Requester::LinkedGuardian, child, today, true).is_ok());
         assert!(check_requester(Requester::LinkedGuardian, older, today, false).is_ok());
@@ -566,9 +575,7 @@ mod tests {
         );
         // The sixth birthday is the boundary.
         assert!(check_requester(Requester::SelfPatient, d("2020-11-25"), today, false).is_ok());
-        assert!(
-            check_requester(Requester::SelfPatient, d("2020-11-26"), today, false).is_err()
-        );
+        assert!(check_requester(Requester::SelfPatient, d("2020-11-26"), today, false).is_err());
     }
 
     #[test]

@@ -126,12 +126,12 @@ pub async fn consultation(
     conn: &mut AnyConnection,
     id: &str,
 ) -> StoreResult<Option<ConsultationRow>> {
-    Ok(
-        sqlx::query_as(AssertSqlSafe(format!("SELECT {COLUMNS} {FROM} WHERE c.id = $1")))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE c.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 /// A status change: only applied if the consultation is still in `from`.
@@ -742,13 +742,13 @@ pub async fn outbox(
 
 /// Outbox entries with `topic` about consultation `id` (tests and the supervision view).
 pub async fn outbox_count(conn: &mut AnyConnection, topic: &str, needle: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE topic = $1 AND payload LIKE $2",
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE topic = $1 AND payload LIKE $2")
+            .bind(topic)
+            .bind(format!("%{needle}%"))
+            .fetch_one(&mut *conn)
+            .await?,
     )
-    .bind(topic)
-    .bind(format!("%{needle}%"))
-    .fetch_one(&mut *conn)
-    .await?)
 }
 
 /// Attach an uploaded evidence record to the consultation it supports.

@@ -162,8 +162,6 @@ impl ChatHub {
     }
 }
 
-
-
 async fn write_loop(store: Store, mut rx: mpsc::Receiver<WriteJob>, rooms: Arc<Rooms>) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {

@@ -80,7 +80,9 @@ pub async fn run_once(state: &AppState, now: i64) -> ApiResult<usize> {
             },
         )
         .await?;
-        tx.commit().await.map_err(crate::error::ApiError::internal)?;
+        tx.commit()
+            .await
+            .map_err(crate::error::ApiError::internal)?;
         super::service::publish_status(state, &row.id, to);
         done += 1;
     }

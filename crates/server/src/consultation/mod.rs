@@ -42,7 +42,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/consultations/{id}/start", post(start))
         .route("/api/v1/consultations/{id}/complete", post(complete))
         .route("/api/v1/consultations/{id}/cancel", post(cancel))
-        .route("/api/v1/consultations/{id}/refer-offline", post(refer_offline))
+        .route(
+            "/api/v1/consultations/{id}/refer-offline",
+            post(refer_offline),
+        )
         .route("/api/v1/consultations/{id}/escalate", post(escalate))
         .route(
             "/api/v1/consultations/{id}/messages",
@@ -50,8 +53,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/consultations/{id}/chat", get(chat_socket))
         .route("/api/v1/consultations/{id}/thread", get(thread))
-        .route("/api/v1/consultations/{id}/patient-history", get(patient_history))
-        .route("/api/v1/consultations/{id}/attachments", post(upload_picture))
+        .route(
+            "/api/v1/consultations/{id}/patient-history",
+            get(patient_history),
+        )
+        .route(
+            "/api/v1/consultations/{id}/attachments",
+            post(upload_picture),
+        )
         .route(
             "/api/v1/consultations/{id}/attachments/{attachment_id}",
             get(download),
@@ -62,7 +71,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/practitioners/{id}/reviews", get(doctor_reviews))
         .route("/api/v1/practitioners/{id}/packages", get(doctor_packages))
         .route("/api/v1/service-packages", post(create_package))
-        .route("/api/v1/service-packages/{id}/subscriptions", post(subscribe))
+        .route(
+            "/api/v1/service-packages/{id}/subscriptions",
+            post(subscribe),
+        )
         .route("/api/v1/package-subscriptions/{id}", get(subscription))
         .route(
             "/api/v1/departments/{id}/consultation-policy",
@@ -84,8 +96,7 @@ async fn triage_complaint(
     State(state): State<AppState>,
     Json(input): Json<TriageInput>,
 ) -> ApiResult<AxumJson<triage::TriageResult>> {
-    let complaint =
-        ihos_domain::consultation::parse_text(&input.complaint, "complaint", 1000)?;
+    let complaint = ihos_domain::consultation::parse_text(&input.complaint, "complaint", 1000)?;
     Ok(AxumJson(state.triage.suggest(&complaint)))
 }
 
@@ -142,7 +153,9 @@ async fn accept(
     Path(id): Path<String>,
     Json(input): Json<AcceptInput>,
 ) -> ApiResult<AxumJson<ConsultationView>> {
-    Ok(AxumJson(service::accept(&state, &caller, &id, input).await?))
+    Ok(AxumJson(
+        service::accept(&state, &caller, &id, input).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/consultations/{id}/decline", tag = "consultation", request_body = ReasonInput,
@@ -206,7 +219,14 @@ async fn refer_offline(
     Json(input): Json<ReasonInput>,
 ) -> ApiResult<AxumJson<ConsultationView>> {
     Ok(AxumJson(
-        service::act(&state, &caller, &id, Action::ReferOffline, Some(input.reason)).await?,
+        service::act(
+            &state,
+            &caller,
+            &id,
+            Action::ReferOffline,
+            Some(input.reason),
+        )
+        .await?,
     ))
 }
 

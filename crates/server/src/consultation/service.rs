@@ -448,11 +448,13 @@ fn parse_date(s: &str) -> NaiveDate {
 
 /// A doctor who may take online consultations, or why not.
 async fn eligible_doctor(conn: &mut AnyConnection, doctor_id: &str) -> ApiResult<PractitionerRow> {
-    let doc = identity::practitioner(conn, doctor_id).await?.ok_or_else(|| {
-        ApiError::from(
-            DomainError::new("no_such_doctor", "There is no such doctor.").on("doctor_id"),
-        )
-    })?;
+    let doc = identity::practitioner(conn, doctor_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::from(
+                DomainError::new("no_such_doctor", "There is no such doctor.").on("doctor_id"),
+            )
+        })?;
     let role = Role::parse(&doc.role).unwrap_or(Role::Nurse);
     rules::check_doctor(role, parse_date(&doc.practising_since), today_in_shanghai())?;
     Ok(doc)
@@ -728,7 +730,9 @@ async fn apply(
 
 pub fn publish_status(state: &AppState, id: &str, status: Status) {
     let json = json!({"type": "status", "status": status.as_str()}).to_string();
-    state.chat.publish(id, RoomEvent::Status { json: json.into() });
+    state
+        .chat
+        .publish(id, RoomEvent::Status { json: json.into() });
 }
 
 async fn finish(
@@ -864,7 +868,9 @@ pub async fn act(
             Action::Cancel => Some("cancelled by the patient"),
             _ => None,
         },
-        summary: (action == Action::Complete).then_some(text.as_deref()).flatten(),
+        summary: (action == Action::Complete)
+            .then_some(text.as_deref())
+            .flatten(),
         ..Default::default()
     };
     let to = apply(&mut tx, &row, action, now, &ch).await?;
@@ -1056,7 +1062,8 @@ pub async fn patient_history(
     let mut conn = state.store.conn().await?;
     let (row, side) = load_for(&mut conn, caller, id).await?;
     let rel = Relationship {
-        is_self: side == Side::Patient && row.patient_account_id.as_deref() == Some(&caller.account_id),
+        is_self: side == Side::Patient
+            && row.patient_account_id.as_deref() == Some(&caller.account_id),
         is_guardian: side == Side::Patient
             && row.guardian_account_id.as_deref() == Some(&caller.account_id),
         is_treating: side == Side::Doctor
@@ -1333,13 +1340,15 @@ pub async fn review(
         replied_at: None,
         created_at: now_ms(),
     };
-    cstore::insert_review(&mut tx, &r).await.map_err(|e| match e {
-        StoreError::Duplicate { .. } => conflict(
-            "already_reviewed",
-            "You have already reviewed this consultation.",
-        ),
-        other => other.into(),
-    })?;
+    cstore::insert_review(&mut tx, &r)
+        .await
+        .map_err(|e| match e {
+            StoreError::Duplicate { .. } => conflict(
+                "already_reviewed",
+                "You have already reviewed this consultation.",
+            ),
+            other => other.into(),
+        })?;
     cstore::outbox(
         &mut tx,
         "consultation.reviewed",
@@ -1463,10 +1472,16 @@ pub async fn create_package(
         return Err(bad("period_days", "A package lasts 1 to 366 days."));
     }
     if !(1..=1000).contains(&input.consultations) {
-        return Err(bad("consultations", "A package holds 1 to 1000 consultations."));
+        return Err(bad(
+            "consultations",
+            "A package holds 1 to 1000 consultations.",
+        ));
     }
     if !(0..=100_000_000).contains(&input.price_fen) {
-        return Err(bad("price_fen", "The price is in fen, 0 to 1,000,000 yuan."));
+        return Err(bad(
+            "price_fen",
+            "The price is in fen, 0 to 1,000,000 yuan.",
+        ));
     }
     let mut tx = state.store.begin().await?;
     let doc = eligible_doctor(&mut tx, &caller.account_id).await?;

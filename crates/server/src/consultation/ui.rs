@@ -16,9 +16,9 @@ pub const TEXT: &[(&str, &str, &str)] = &[
         "Online consultation is for follow-up visits only: attach an earlier visit or upload an outpatient or discharge record.",
     ),
     (
-        "guardian_required",
-        "6岁以下儿童须由监护人陪同问诊。",
-        "Children under 6 consult only with their guardian present.",
+        "guardian_must_be_present",
+        "6岁以下儿童须由登记的监护人陪同问诊：请由监护人发起并确认在场。",
+        "Children under 6 consult only with their registered guardian present.",
     ),
     (
         "doctor_not_eligible_online",

@@ -90,9 +90,16 @@ pub async fn run(
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
 }
 
-async fn handle(state: &AppState, row: &ConsultationRow, side: Side, me: &str, text: &str) -> String {
+async fn handle(
+    state: &AppState,
+    row: &ConsultationRow,
+    side: Side,
+    me: &str,
+    text: &str,
+) -> String {
     let error = |code: &str, message: &str, client_id: Option<&str>| {
-        json!({"type": "error", "code": code, "message": message, "client_id": client_id}).to_string()
+        json!({"type": "error", "code": code, "message": message, "client_id": client_id})
+            .to_string()
     };
     let frame: ClientFrame = match serde_json::from_str(text) {
         Ok(f) => f,
