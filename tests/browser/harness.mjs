@@ -20,6 +20,7 @@ function envFor(dir) {
     ...process.env,
     IHOS_DATABASE_URL: `sqlite://${dir}/ihos.db`,
     IHOS_KEY_FILE: join(dir, 'ihos.key'),
+    IHOS_BLOB_DIR: join(dir, 'blobs'),
     IHOS_LOG: 'warn',
   };
 }

@@ -455,6 +455,7 @@ pub async fn load(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
         });
     }
     let _ = enterprise;
+    crate::consultation::demo::load(state).await.map_err(err)?;
     Ok(accounts)
 }
 

@@ -4,6 +4,7 @@
 
 pub mod blob;
 pub mod chat;
+pub mod demo;
 pub mod expire_job;
 pub mod service;
 pub mod triage;
