@@ -141,7 +141,8 @@ async fn seed(url: &str, n: usize, out: &PathBuf) -> anyhow::Result<()> {
     let mut doctor_ids = Vec::new();
     let mut doctor_tokens = Vec::new();
     for d in 0..doctors {
-        let id = identity::insert_account(&mut tx, &account(format!("医生{d}"), 1_000_000 + d)).await?;
+        let id =
+            identity::insert_account(&mut tx, &account(format!("医生{d}"), 1_000_000 + d)).await?;
         identity::insert_practitioner(
             &mut tx,
             &id,
@@ -443,8 +444,7 @@ async fn connection(ctx: ConnCtx) {
             let t = ctx.origin.elapsed().as_micros() as u64;
             let frame = format!(
                 "{{\"type\":\"send\",\"client_id\":\"{}-{n}\",\"kind\":\"text\",\"text\":\"t{t}-{}\"}}",
-                ctx.role,
-                "血糖复查结果已上传请医生查看"
+                ctx.role, "血糖复查结果已上传请医生查看"
             );
             if w.send(Message::Text(frame.into())).await.is_err() {
                 ctx.totals.errors.fetch_add(1, Ordering::Relaxed);

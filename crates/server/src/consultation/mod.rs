@@ -305,9 +305,16 @@ async fn chat_socket(
     caller: Caller,
     Path(id): Path<String>,
     q: Result<Query<AfterQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     let Query(q) = q?;
+    // Browsers send cookies with cross-site WebSocket handshakes: only our own pages may open the chat.
+    if !same_origin(&headers) {
+        return Err(crate::error::ApiError::forbidden(
+            "The chat opens only from this site's own pages.",
+        ));
+    }
     let (row, side) = {
         let mut conn = state.store.conn().await?;
         let (row, side) = load_for(&mut conn, &caller, &id).await?;
@@ -360,6 +367,22 @@ async fn patient_history(
     Ok(AxumJson(
         service::patient_history(&state, &caller, &id).await?,
     ))
+}
+
+/// No Origin (non-browser clients) or an Origin naming this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest)
+        .trim_end_matches('/');
+    !host.is_empty() && origin_host == host
 }
 
 fn content_type(headers: &HeaderMap) -> String {

@@ -978,3 +978,39 @@ async fn triage_suggests_departments_and_emergencies_say_call_120() {
         .await;
     assert_error(r, StatusCode::BAD_REQUEST, "emergency_call_120").await;
 }
+
+#[tokio::test]
+async fn the_chat_socket_refuses_other_sites_and_strangers() {
+    let app = spawn_app().await;
+    let c = clinic(&app).await;
+    let (doc_id, doc) = doctor(&app, &c, "主治医师", "2012-01-01").await;
+    let patient = app.sign_up_patient("秦岚").await;
+    let id = open_consultation(&app, &patient.session, &doc, &doc_id).await;
+    let url = format!(
+        "{}/api/v1/consultations/{id}/chat",
+        app.base.replace("http://", "ws://")
+    );
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", patient.session.token).parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+
+    let stranger = app.sign_up_patient("路人乙").await;
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", stranger.session.token)
+            .parse()
+            .unwrap(),
+    );
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 404)
+        }
+        other => panic!("a stranger must not open the chat: {:?}", other.is_ok()),
+    }
+}
