@@ -43,8 +43,12 @@ IHOS_DATABASE_URL="$URL" IHOS_KEY_FILE="$WORK/ihos.key" IHOS_BLOB_DIR="$WORK/blo
   IHOS_LOG=warn IHOS_MAX_CONNECTIONS=16 "$BIN/ihos" serve --bind 127.0.0.1:0 > "$WORK/ihos.out" 2>&1 &
 PIDS+=($!)
 ADDR="$(wait_port "$WORK/ihos.out")"
+echo "-- closed loop (each connection sends its next message once the last is committed): throughput"
 "$BIN/chat-bench" run --mode ihos --addr "$ADDR" --sessions-file "$WORK/sessions.json" \
   --sessions "$SESSIONS" --seconds "$SECONDS_RUN"
+echo "-- paced (each connection sends every 2 s, a busy chat): delivery latency"
+"$BIN/chat-bench" run --mode ihos --addr "$ADDR" --sessions-file "$WORK/sessions.json" \
+  --sessions "$SESSIONS" --seconds "$SECONDS_RUN" --interval-ms 2000
 kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true
 
 echo "== node ws echo (same client)"
@@ -52,4 +56,7 @@ echo "== node ws echo (same client)"
 node bench/ws-echo/server.mjs 0 > "$WORK/echo.out" 2>&1 &
 PIDS+=($!)
 ADDR="$(wait_port "$WORK/echo.out")"
+echo "-- closed loop"
 "$BIN/chat-bench" run --mode echo --addr "$ADDR" --sessions "$SESSIONS" --seconds "$SECONDS_RUN"
+echo "-- paced"
+"$BIN/chat-bench" run --mode echo --addr "$ADDR" --sessions "$SESSIONS" --seconds "$SECONDS_RUN" --interval-ms 2000

@@ -58,9 +58,13 @@ enum Command {
         /// Seconds of measured traffic.
         #[arg(long, default_value_t = 15)]
         seconds: u64,
-        /// Messages in flight per connection.
+        /// Messages in flight per connection (closed loop).
         #[arg(long, default_value_t = 1)]
         window: usize,
+        /// Instead of a closed loop, each connection sends one message every
+        /// this many milliseconds (a paced, realistic chat load).
+        #[arg(long, default_value_t = 0)]
+        interval_ms: u64,
     },
 }
 
@@ -92,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
             sessions,
             seconds,
             window,
+            interval_ms,
         } => {
             if !addr.starts_with("127.0.0.1:") {
                 bail!("benchmarks only target 127.0.0.1");
@@ -110,7 +115,15 @@ async fn main() -> anyhow::Result<()> {
                     })
                     .collect(),
             };
-            run(mode, &addr, specs, Duration::from_secs(seconds), window).await
+            run(
+                mode,
+                &addr,
+                specs,
+                Duration::from_secs(seconds),
+                window,
+                interval_ms,
+            )
+            .await
         }
     }
 }
@@ -264,6 +277,7 @@ async fn run(
     specs: Vec<SessionSpec>,
     duration: Duration,
     window: usize,
+    interval_ms: u64,
 ) -> anyhow::Result<()> {
     let conns = specs.len() * 2;
     let totals = Arc::new(Totals::default());
@@ -296,6 +310,7 @@ async fn run(
                 origin,
                 duration,
                 window,
+                interval: Duration::from_millis(interval_ms),
                 lat_tx: lat_tx.clone(),
             };
             handles.push(tokio::spawn(connection(ctx)));
@@ -336,10 +351,11 @@ async fn run(
         }
     };
     println!(
-        "mode={} sessions={} window={} sent={} delivered={} errors={} throughput={:.0} msg/s p50={:.2} ms p99={:.2} ms max={:.2} ms",
+        "mode={} sessions={} window={} interval_ms={} sent={} delivered={} errors={} throughput={:.0} msg/s p50={:.2} ms p99={:.2} ms max={:.2} ms",
         if mode == Mode::Ihos { "ihos" } else { "echo" },
         conns / 2,
         window,
+        interval_ms,
         sent,
         delivered_in_window,
         totals.errors.load(Ordering::Relaxed),
@@ -361,6 +377,7 @@ struct ConnCtx {
     origin: Instant,
     duration: Duration,
     window: usize,
+    interval: Duration,
     lat_tx: mpsc::UnboundedSender<Vec<u32>>,
 }
 
@@ -438,27 +455,53 @@ async fn connection(ctx: ConnCtx) {
     });
     let mut n: u64 = 0;
     let mut in_flight = 0usize;
-    loop {
-        while in_flight < ctx.window && Instant::now() < stop_at {
+    let frame_for = |w_n: u64| {
+        let t = ctx.origin.elapsed().as_micros() as u64;
+        format!(
+            "{{\"type\":\"send\",\"client_id\":\"{}-{w_n}\",\"kind\":\"text\",\"text\":\"t{t}-{}\"}}",
+            ctx.role, "血糖复查结果已上传请医生查看"
+        )
+    };
+    if !ctx.interval.is_zero() {
+        // Paced: spread the connections over the interval, then one message per tick.
+        let offset = Duration::from_micros(
+            (ctx.origin.elapsed().as_nanos() as u64 % 1000) * ctx.interval.as_micros() as u64
+                / 1000,
+        );
+        tokio::time::sleep(offset).await;
+        let mut tick = tokio::time::interval(ctx.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if Instant::now() >= stop_at {
+                break;
+            }
             n += 1;
-            let t = ctx.origin.elapsed().as_micros() as u64;
-            let frame = format!(
-                "{{\"type\":\"send\",\"client_id\":\"{}-{n}\",\"kind\":\"text\",\"text\":\"t{t}-{}\"}}",
-                ctx.role, "血糖复查结果已上传请医生查看"
-            );
-            if w.send(Message::Text(frame.into())).await.is_err() {
+            if w.send(Message::Text(frame_for(n).into())).await.is_err() {
                 ctx.totals.errors.fetch_add(1, Ordering::Relaxed);
                 break;
             }
             ctx.totals.sent.fetch_add(1, Ordering::Relaxed);
-            in_flight += 1;
+            while credit_rx.try_recv().is_ok() {}
         }
-        if Instant::now() >= stop_at {
-            break;
-        }
-        match tokio::time::timeout_at(stop_at.into(), credit_rx.recv()).await {
-            Ok(Some(())) => in_flight = in_flight.saturating_sub(1),
-            _ => break,
+    } else {
+        loop {
+            while in_flight < ctx.window && Instant::now() < stop_at {
+                n += 1;
+                if w.send(Message::Text(frame_for(n).into())).await.is_err() {
+                    ctx.totals.errors.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                ctx.totals.sent.fetch_add(1, Ordering::Relaxed);
+                in_flight += 1;
+            }
+            if Instant::now() >= stop_at {
+                break;
+            }
+            match tokio::time::timeout_at(stop_at.into(), credit_rx.recv()).await {
+                Ok(Some(())) => in_flight = in_flight.saturating_sub(1),
+                _ => break,
+            }
         }
     }
     let lat = reader.await.unwrap_or_default();
