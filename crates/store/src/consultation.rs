@@ -377,13 +377,9 @@ pub async fn message_by_client_id(
 
 /// Store one message: idempotent by (consultation, sender, client id); the
 /// sequence number comes from an atomic counter on the consultation row that
-/// only moves while chat is open. Run inside a transaction.
+/// only moves while chat is open. Run inside a transaction. The common path
+/// is two statements; a repeated client id gives its number back.
 pub async fn append_message(conn: &mut AnyConnection, m: &NewMessage) -> StoreResult<Appended> {
-    if let Some(prev) =
-        message_by_client_id(conn, &m.consultation_id, &m.sender_id, &m.client_id).await?
-    {
-        return Ok(Appended::Repeat(prev));
-    }
     let seq: Option<i64> = sqlx::query_scalar(
         "UPDATE consultations SET next_seq = next_seq + 1 \
          WHERE id = $1 AND status IN ('accepted', 'in_progress') RETURNING next_seq",
@@ -392,7 +388,14 @@ pub async fn append_message(conn: &mut AnyConnection, m: &NewMessage) -> StoreRe
     .fetch_optional(&mut *conn)
     .await?;
     let Some(seq) = seq else {
-        return Ok(Appended::Closed);
+        // Closed now; a resend of something stored while it was open is still answered.
+        return Ok(
+            match message_by_client_id(conn, &m.consultation_id, &m.sender_id, &m.client_id).await?
+            {
+                Some(prev) => Appended::Repeat(prev),
+                None => Appended::Closed,
+            },
+        );
     };
     let row = MessageRow {
         consultation_id: m.consultation_id.clone(),
@@ -406,8 +409,9 @@ pub async fn append_message(conn: &mut AnyConnection, m: &NewMessage) -> StoreRe
         attachment_id: m.attachment_id.clone(),
         created_at: m.created_at,
     };
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO consultation_messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    let inserted = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO consultation_messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (consultation_id, sender_id, client_id) DO NOTHING"
     )))
     .bind(&row.consultation_id)
     .bind(row.seq)
@@ -421,8 +425,20 @@ pub async fn append_message(conn: &mut AnyConnection, m: &NewMessage) -> StoreRe
     .bind(row.created_at)
     .execute(&mut *conn)
     .await
-    .map_err(|e| classify(e, &["client_id", "seq"]))?;
-    Ok(Appended::New(row))
+    .map_err(|e| classify(e, &["client_id", "seq"]))?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Appended::New(row));
+    }
+    // A repeat: give the number back (the row lock is ours) and answer the stored message.
+    sqlx::query("UPDATE consultations SET next_seq = next_seq - 1 WHERE id = $1")
+        .bind(&m.consultation_id)
+        .execute(&mut *conn)
+        .await?;
+    message_by_client_id(conn, &m.consultation_id, &m.sender_id, &m.client_id)
+        .await?
+        .map(Appended::Repeat)
+        .ok_or(StoreError::NotFound)
 }
 
 /// Messages with a sequence number above `after`, in order.

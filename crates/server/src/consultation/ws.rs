@@ -56,11 +56,12 @@ pub async fn run(
         }
         let _ = sink.close().await;
     });
+    // A resume point beyond the last message (a confused client) counts from the last one.
     let forwarder = tokio::spawn(forward(
         state.store.clone(),
         row.id.clone(),
         row.status.clone(),
-        after.max(0),
+        after.clamp(0, row.next_seq),
         room,
         out.clone(),
     ));
