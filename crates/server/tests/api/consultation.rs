@@ -596,6 +596,15 @@ async fn a_reconnecting_chat_client_resumes_from_its_last_seq_without_loss_or_du
     send(&mut p, "p-3", "谢谢医生").await;
     assert_eq!(until(&mut p, "ack", &mut after_restart).await["seq"], 10);
 
+    // A resume point beyond the last message counts from the last one: the
+    // next message still arrives.
+    let mut d = connect(&app, &doc, &id, 1000).await;
+    let mut skipped = Vec::new();
+    assert_eq!(until(&mut d, "ready", &mut skipped).await["last_seq"], 10);
+    send(&mut p, "p-4", "好的").await;
+    let f = until(&mut d, "message", &mut skipped).await;
+    assert_eq!(f["seq"], 11);
+
     // The REST history agrees.
     let msgs: Vec<Value> = app
         .get(
@@ -607,7 +616,7 @@ async fn a_reconnecting_chat_client_resumes_from_its_last_seq_without_loss_or_du
         .await
         .unwrap();
     let seqs: Vec<i64> = msgs.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
-    assert_eq!(seqs, vec![8, 9, 10]);
+    assert_eq!(seqs, vec![8, 9, 10, 11]);
     assert_eq!(msgs[1]["kind"], "picture");
 }
 
