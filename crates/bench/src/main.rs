@@ -455,10 +455,14 @@ async fn connection(ctx: ConnCtx) {
     });
     let mut n: u64 = 0;
     let mut in_flight = 0usize;
+    // Client ids are unique per run: a rerun on the same database must not look like resends.
+    let run_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     let frame_for = |w_n: u64| {
         let t = ctx.origin.elapsed().as_micros() as u64;
         format!(
-            "{{\"type\":\"send\",\"client_id\":\"{}-{w_n}\",\"kind\":\"text\",\"text\":\"t{t}-{}\"}}",
+            "{{\"type\":\"send\",\"client_id\":\"{}-{run_id}-{w_n}\",\"kind\":\"text\",\"text\":\"t{t}-{}\"}}",
             ctx.role, "血糖复查结果已上传请医生查看"
         )
     };

@@ -790,3 +790,166 @@ pub type Tx = crate::Transaction<'static, sqlx::Any>;
 pub fn writer_stopped() -> StoreError {
     StoreError::Db(sqlx::Error::PoolClosed)
 }
+
+/// Store a batch of messages in the caller's transaction with a handful of
+/// statements whatever its size (the chat writer's group commit): one read of
+/// repeats, one counter update for every consultation involved, one
+/// multi-row insert. Same answers as `append_message` one by one. Any
+/// conflict (another node writing the same consultation) is an error: the
+/// caller rolls back and falls back to `append_message`.
+pub async fn append_batch(
+    conn: &mut AnyConnection,
+    msgs: &[NewMessage],
+) -> StoreResult<Vec<Appended>> {
+    use std::collections::HashMap;
+    if msgs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cids: Vec<&str> = msgs.iter().map(|m| m.consultation_id.as_str()).collect();
+    cids.sort_unstable();
+    cids.dedup();
+    let mut clients: Vec<&str> = msgs.iter().map(|m| m.client_id.as_str()).collect();
+    clients.sort_unstable();
+    clients.dedup();
+    let list = |from: usize, n: usize| {
+        (from..from + n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+
+    // 1. Repeats of messages stored before.
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM consultation_messages WHERE consultation_id IN ({}) AND client_id IN ({})",
+        list(1, cids.len()),
+        list(1 + cids.len(), clients.len())
+    );
+    let mut q = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql));
+    for c in cids.iter().chain(clients.iter()) {
+        q = q.bind(*c);
+    }
+    let mut known: HashMap<(String, String, String), MessageRow> = q
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|m| {
+            (
+                (
+                    m.consultation_id.clone(),
+                    m.sender_id.clone(),
+                    m.client_id.clone(),
+                ),
+                m,
+            )
+        })
+        .collect();
+
+    // 2. Which messages are new (the first of a client id within the batch), per consultation.
+    let key = |m: &NewMessage| {
+        (
+            m.consultation_id.clone(),
+            m.sender_id.clone(),
+            m.client_id.clone(),
+        )
+    };
+    let mut fresh: Vec<bool> = Vec::with_capacity(msgs.len());
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for m in msgs {
+        let k = key(m);
+        let is_new = !known.contains_key(&k) && seen.insert(k);
+        if is_new {
+            *counts.entry(m.consultation_id.as_str()).or_default() += 1;
+        }
+        fresh.push(is_new);
+    }
+
+    // 3. One counter update for all consultations; closed ones do not answer.
+    let mut next: HashMap<String, i64> = HashMap::new();
+    if !counts.is_empty() {
+        let ids: Vec<(&str, i64)> = counts.iter().map(|(c, n)| (*c, *n)).collect();
+        let cases = (0..ids.len())
+            .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let sql = format!(
+            "UPDATE consultations SET next_seq = next_seq + (CASE id {cases} ELSE 0 END) \
+             WHERE id IN ({}) AND status IN ('accepted', 'in_progress') RETURNING id, next_seq",
+            list(2 * ids.len() + 1, ids.len())
+        );
+        let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql));
+        for (c, n) in &ids {
+            q = q.bind(*c).bind(*n);
+        }
+        for (c, _) in &ids {
+            q = q.bind(*c);
+        }
+        for (id, last) in q.fetch_all(&mut *conn).await? {
+            let n = counts.get(id.as_str()).copied().unwrap_or(0);
+            // The first new message takes the number after the old counter.
+            next.insert(id, last - n + 1);
+        }
+    }
+
+    // 4. Number the new messages in order and insert them in one statement.
+    let mut out: Vec<Appended> = Vec::with_capacity(msgs.len());
+    let mut rows: Vec<MessageRow> = Vec::new();
+    for (m, is_new) in msgs.iter().zip(&fresh) {
+        if !is_new {
+            out.push(Appended::Closed); // resolved below
+            continue;
+        }
+        match next.get_mut(&m.consultation_id) {
+            Some(seq) => {
+                let row = MessageRow {
+                    consultation_id: m.consultation_id.clone(),
+                    seq: *seq,
+                    id: new_id(),
+                    sender_id: m.sender_id.clone(),
+                    sender_role: m.sender_role.clone(),
+                    client_id: m.client_id.clone(),
+                    kind: m.kind.clone(),
+                    body: m.body.clone(),
+                    attachment_id: m.attachment_id.clone(),
+                    created_at: m.created_at,
+                };
+                *seq += 1;
+                known.insert(key(m), row.clone());
+                rows.push(row.clone());
+                out.push(Appended::New(row));
+            }
+            None => out.push(Appended::Closed),
+        }
+    }
+    if !rows.is_empty() {
+        let values = (0..rows.len())
+            .map(|i| format!("({})", list(10 * i + 1, 10)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("INSERT INTO consultation_messages ({MESSAGE_COLUMNS}) VALUES {values}");
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for r in &rows {
+            q = q
+                .bind(r.consultation_id.clone())
+                .bind(r.seq)
+                .bind(r.id.clone())
+                .bind(r.sender_id.clone())
+                .bind(r.sender_role.clone())
+                .bind(r.client_id.clone())
+                .bind(r.kind.clone())
+                .bind(r.body.clone())
+                .bind(r.attachment_id.clone())
+                .bind(r.created_at);
+        }
+        q.execute(&mut *conn)
+            .await
+            .map_err(|e| classify(e, &["client_id", "seq"]))?;
+    }
+    // Repeats answer the stored message (from before, or earlier in this batch).
+    for (i, (m, is_new)) in msgs.iter().zip(&fresh).enumerate() {
+        if !is_new && let Some(prev) = known.get(&key(m)) {
+            out[i] = Appended::Repeat(prev.clone());
+        }
+    }
+    Ok(out)
+}

@@ -254,3 +254,57 @@ async fn a_package_is_never_used_below_zero() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_batch_numbers_like_one_by_one_and_recognises_repeats() {
+    let f = fixture().await;
+    let mut tx = f.store.begin().await.unwrap();
+    let closed = c::append_batch(&mut tx, &[msg(&f, "x"), msg(&f, "y")])
+        .await
+        .unwrap();
+    assert!(closed.iter().all(|a| matches!(a, Appended::Closed)));
+    assert!(
+        c::change_status(
+            &mut tx,
+            &f.consultation_id,
+            "requested",
+            "accepted",
+            now_ms(),
+            &StatusChange::default()
+        )
+        .await
+        .unwrap()
+    );
+    let Appended::New(a) = c::append_message(&mut tx, &msg(&f, "a")).await.unwrap() else {
+        panic!("new")
+    };
+    let out = c::append_batch(
+        &mut tx,
+        &[msg(&f, "a"), msg(&f, "b"), msg(&f, "c"), msg(&f, "b")],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let seqs: Vec<(bool, i64)> = out
+        .iter()
+        .map(|r| match r {
+            Appended::New(m) => (true, m.seq),
+            Appended::Repeat(m) => (false, m.seq),
+            Appended::Closed => panic!("open"),
+        })
+        .collect();
+    assert_eq!(seqs, vec![(false, a.seq), (true, 2), (true, 3), (false, 2)]);
+    let mut conn = f.store.conn().await.unwrap();
+    let stored: Vec<i64> = c::messages_after(&mut conn, &f.consultation_id, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(stored, vec![1, 2, 3]);
+    let row = c::consultation(&mut conn, &f.consultation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.next_seq, 3);
+}

@@ -200,10 +200,12 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<WriteJob>, rooms: Arc<R
 
 async fn write_batch(store: &Store, batch: &[WriteJob]) -> StoreResult<Vec<Appended>> {
     let mut tx = store.begin().await?;
-    let mut out = Vec::with_capacity(batch.len());
-    for job in batch {
-        out.push(cstore::append_message(&mut tx, &job.msg).await?);
-    }
+    let out = if batch.len() == 1 {
+        vec![cstore::append_message(&mut tx, &batch[0].msg).await?]
+    } else {
+        let msgs: Vec<NewMessage> = batch.iter().map(|j| j.msg.clone()).collect();
+        cstore::append_batch(&mut tx, &msgs).await?
+    };
     tx.commit().await?;
     Ok(out)
 }
