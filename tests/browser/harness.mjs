@@ -21,6 +21,7 @@ function envFor(dir) {
     IHOS_DATABASE_URL: `sqlite://${dir}/ihos.db`,
     IHOS_KEY_FILE: join(dir, 'ihos.key'),
     IHOS_DATA_DIR: dir,
+    IHOS_BLOB_DIR: join(dir, 'blobs'),
     IHOS_LOG: 'warn',
   };
 }

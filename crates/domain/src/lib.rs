@@ -1,6 +1,7 @@
 //! The pure domain of ihos: parsed values, rules and state machines. No IO.
 
 pub mod access;
+pub mod consultation;
 mod error;
 pub mod identity;
 pub mod imaging;

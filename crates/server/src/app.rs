@@ -20,7 +20,7 @@ use utoipa::OpenApi;
 use crate::crypto::Vault;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::{identity, imaging, org, scheduling, web};
+use crate::{consultation, identity, imaging, org, scheduling, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,8 +40,18 @@ use crate::{identity, imaging, org, scheduling, web};
         imaging::rendered_frame, imaging::list_studies, imaging::study, imaging::write_report,
         imaging::link_patient, imaging::send_patient_link, imaging::review, imaging::list_consents,
         imaging::grant_consent, imaging::revoke_consent, imaging::send_code, imaging::verify_code,
+        consultation::triage_complaint, consultation::request_consultation,
+        consultation::my_consultations, consultation::doctor_queue, consultation::consultation,
+        consultation::accept, consultation::decline, consultation::start, consultation::complete,
+        consultation::cancel, consultation::refer_offline, consultation::escalate,
+        consultation::messages, consultation::send_message, consultation::chat_socket,
+        consultation::thread, consultation::patient_history, consultation::upload_picture,
+        consultation::upload_evidence, consultation::download, consultation::review,
+        consultation::reply, consultation::doctor_reviews, consultation::doctor_packages,
+        consultation::create_package, consultation::subscribe, consultation::subscription,
+        consultation::policy, consultation::set_policy,
     ),
-    tags((name = "identity"), (name = "organisations"), (name = "scheduling"), (name = "imaging"))
+    tags((name = "identity"), (name = "organisations"), (name = "scheduling"), (name = "imaging"), (name = "consultation"))
 )]
 pub struct ApiDoc;
 
@@ -51,6 +61,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let store = Store::connect(&settings.database_url, settings.max_connections).await?;
     store.migrate().await?;
     Ok(AppState {
+        chat: Arc::new(consultation::chat::ChatHub::start(store.clone())),
+        triage: Arc::new(consultation::triage::Triage::load()),
         store,
         vault: Vault::new(&key),
         settings: Arc::new(settings),
@@ -71,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(org::router())
         .merge(scheduling::router())
         .merge(imaging::router())
+        .merge(consultation::router())
         .fallback(api_not_found);
     // DICOM uploads are large: their own body limit instead of the 2 MiB one.
     let dicom_limit = state.settings.dicom_max_upload_mb as usize * 1024 * 1024;
@@ -198,16 +211,24 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    // Chat sockets close when shutdown starts, so the drain does not wait on them.
+    let chat = state.chat.clone();
+    let shutdown = async move {
+        shutdown.await;
+        chat.shutdown();
+    };
     // Tests and scripts read this line to find the port.
     println!("ihos listening on http://{addr}");
     tracing::info!(%addr, backend = ?state.store.backend(), "listening");
     let store = state.store.clone();
+    let jobs = consultation::expire_job::spawn(state.clone());
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    jobs.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

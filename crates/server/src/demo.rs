@@ -461,6 +461,7 @@ pub async fn load(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
     crate::imaging::demo::load(state, "林秀英", &resident_id("330102", "19580312", "024"))
         .await
         .map_err(err)?;
+    crate::consultation::demo::load(state).await.map_err(err)?;
     Ok(accounts)
 }
 

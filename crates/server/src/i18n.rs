@@ -22,7 +22,12 @@ impl Lang {
 }
 
 /// Every capability module with UI text contributes its own table here.
-const TABLES: &[&[(&str, &str, &str)]] = &[TEXT, crate::scheduling::TEXT, crate::imaging::TEXT];
+const TABLES: &[&[(&str, &str, &str)]] = &[
+    TEXT,
+    crate::scheduling::TEXT,
+    crate::imaging::TEXT,
+    crate::consultation::TEXT,
+];
 
 fn all_text() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
     TABLES.iter().flat_map(|t| t.iter())

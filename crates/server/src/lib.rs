@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod consultation;
 pub mod crypto;
 pub mod demo;
 pub mod error;

@@ -33,6 +33,21 @@ pub struct Settings {
     pub scheduling: ihos_domain::scheduling::Policy,
     /// Where notifications go besides the in-app inbox: `log` (development).
     pub notify_channel: String,
+    /// Where uploaded pictures and records are kept (local blob store).
+    pub blob_dir: PathBuf,
+    /// Minutes a doctor has to answer a consultation request before it
+    /// expires and the fee is refunded.
+    pub consultation_answer_minutes: i64,
+    /// Fee of one consultation not covered by a service package, in fen.
+    pub consultation_fee_fen: i64,
+    /// Days an accepted consultation lets the doctor read the patient's record.
+    pub care_relationship_days: i64,
+    /// Largest picture or record upload, in bytes.
+    pub picture_max_bytes: usize,
+    /// Chat messages are kept at least this many years (never less than 3).
+    pub message_retention_years: i64,
+    /// Consultation records are kept at least this many years (never less than 15).
+    pub record_retention_years: i64,
 }
 
 impl Default for Settings {
@@ -52,6 +67,13 @@ impl Default for Settings {
             secure_cookies: false,
             scheduling: ihos_domain::scheduling::Policy::default(),
             notify_channel: "log".into(),
+            blob_dir: PathBuf::from("data/blobs"),
+            consultation_answer_minutes: 30,
+            consultation_fee_fen: 2000,
+            care_relationship_days: 30,
+            picture_max_bytes: 1_900_000,
+            message_retention_years: 3,
+            record_retention_years: 15,
         }
     }
 }
@@ -80,6 +102,16 @@ impl std::fmt::Debug for Settings {
             .field("secure_cookies", &self.secure_cookies)
             .field("scheduling", &self.scheduling)
             .field("notify_channel", &self.notify_channel)
+            .field("blob_dir", &self.blob_dir)
+            .field(
+                "consultation_answer_minutes",
+                &self.consultation_answer_minutes,
+            )
+            .field("consultation_fee_fen", &self.consultation_fee_fen)
+            .field("care_relationship_days", &self.care_relationship_days)
+            .field("picture_max_bytes", &self.picture_max_bytes)
+            .field("message_retention_years", &self.message_retention_years)
+            .field("record_retention_years", &self.record_retention_years)
             .finish()
     }
 }
@@ -152,6 +184,24 @@ impl Settings {
         if let Some(v) = get("IHOS_SECURE_COOKIES") {
             self.secure_cookies = matches!(v.as_str(), "1" | "true" | "yes");
         }
+        if let Some(v) = get("IHOS_BLOB_DIR") {
+            self.blob_dir = v.into();
+        }
+        if let Some(v) = get("IHOS_CONSULTATION_ANSWER_MINUTES") {
+            self.consultation_answer_minutes = num("IHOS_CONSULTATION_ANSWER_MINUTES", v)?.max(1);
+        }
+        if let Some(v) = get("IHOS_CONSULTATION_FEE_FEN") {
+            self.consultation_fee_fen = num("IHOS_CONSULTATION_FEE_FEN", v)?.max(0);
+        }
+        if let Some(v) = get("IHOS_MESSAGE_RETENTION_YEARS") {
+            self.message_retention_years = num("IHOS_MESSAGE_RETENTION_YEARS", v)?;
+        }
+        if let Some(v) = get("IHOS_RECORD_RETENTION_YEARS") {
+            self.record_retention_years = num("IHOS_RECORD_RETENTION_YEARS", v)?;
+        }
+        // The rules of online care set floors; a setting may only lengthen them.
+        self.message_retention_years = self.message_retention_years.max(3);
+        self.record_retention_years = self.record_retention_years.max(15);
         Ok(())
     }
 

@@ -17,4 +17,8 @@ pub struct AppState {
     /// On SQLite, write transactions that several clients run at once (DICOM
     /// ingest) queue here instead of in SQLite's sleeping busy handler.
     pub write_queue: Arc<tokio::sync::Mutex<()>>,
+    /// Chat fan-out and the batching message writer.
+    pub chat: Arc<crate::consultation::chat::ChatHub>,
+    /// Complaint-to-department suggestions (jieba segmentation, loaded once).
+    pub triage: Arc<crate::consultation::triage::Triage>,
 }

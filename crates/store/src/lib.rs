@@ -3,6 +3,7 @@
 //! placeholders.
 
 pub mod audit;
+pub mod consultation;
 pub mod events;
 pub mod identity;
 pub mod imaging;

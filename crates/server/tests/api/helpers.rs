@@ -45,9 +45,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         data_key: "11".repeat(32),
         max_connections: 8,
         data_dir: dir.path().join("data"),
+        blob_dir: dir.path().join("blobs"),
         ..Settings::default()
     };
     adjust(&mut settings);
+    serve_test_app(settings, dir).await
+}
+
+async fn serve_test_app(settings: Settings, dir: tempfile::TempDir) -> TestApp {
     let state = ihos_server::build_state(settings)
         .await
         .expect("server state");
@@ -68,6 +73,24 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         client: Client::new(),
         _dir: dir,
         _shutdown: tx,
+    }
+}
+
+impl TestApp {
+    /// Stop this server and start a new one (new port, new in-memory state)
+    /// on the same database and blob directory.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            state,
+            _dir,
+            _shutdown,
+            ..
+        } = self;
+        let settings = (*state.settings).clone();
+        let _ = _shutdown.send(());
+        drop(state);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        serve_test_app(settings, _dir).await
     }
 }
 

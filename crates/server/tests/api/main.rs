@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod consultation;
 mod identity;
 mod imaging;
 mod ops;

@@ -1,0 +1,218 @@
+//! The chat WebSocket: `GET /api/v1/consultations/{id}/chat?after=N`.
+//!
+//! Server → client frames (JSON text):
+//! * `{"type":"message","seq":7,"id":..,"sender_id":..,"sender_role":"doctor","client_id":..,"kind":"text","text":..,"attachment_id":null,"at":..}`
+//! * `{"type":"ready","last_seq":7,"status":"in_progress"}` once the backlog after `after` is sent
+//! * `{"type":"ack","client_id":..,"seq":8,"id":..,"duplicate":false}` once a send is committed
+//! * `{"type":"status","status":"completed"}` when the consultation changes
+//! * `{"type":"error","code":..,"message":..,"client_id":..}`
+//!
+//! Client → server: `{"type":"send","client_id":"c-1","kind":"text","text":"..."}`
+//! (or `"kind":"picture","attachment_id":..`). Resending the same client id
+//! after a disconnect is safe: the ack names the stored message.
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use ihos_store::Store;
+use ihos_store::consultation::{self as cstore, ConsultationRow};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+
+use super::chat::{RoomEvent, message_json};
+use super::service::{self, SendInput, Side};
+use crate::state::AppState;
+
+/// Largest frame a client may send.
+pub const MAX_FRAME: usize = 64 * 1024;
+const BACKLOG_PAGE: i64 = 500;
+
+#[derive(Deserialize)]
+struct ClientFrame {
+    #[serde(rename = "type")]
+    kind_of_frame: String,
+    #[serde(flatten)]
+    send: Option<SendInput>,
+}
+
+pub async fn run(
+    state: AppState,
+    row: ConsultationRow,
+    side: Side,
+    me: String,
+    after: i64,
+    socket: WebSocket,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut out_rx) = mpsc::channel::<Message>(512);
+    let mut closing = state.chat.closing();
+    // Subscribe before reading the backlog so nothing falls between the two.
+    let room = state.chat.subscribe(&row.id);
+    let writer = tokio::spawn(async move {
+        while let Some(m) = out_rx.recv().await {
+            if sink.send(m).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    // A resume point beyond the last message (a confused client) counts from the last one.
+    let forwarder = tokio::spawn(forward(
+        state.store.clone(),
+        row.id.clone(),
+        row.status.clone(),
+        after.clamp(0, row.next_seq),
+        room,
+        out.clone(),
+    ));
+    loop {
+        tokio::select! {
+            _ = closing.changed() => {
+                let _ = out.send(Message::Close(None)).await;
+                break;
+            }
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(t))) => {
+                    let reply = handle(&state, &row, side, &me, t.as_str()).await;
+                    if out.send(Message::Text(reply.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Ping(p))) => {
+                    let _ = out.send(Message::Pong(p)).await;
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+    forwarder.abort();
+    drop(out);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+}
+
+async fn handle(
+    state: &AppState,
+    row: &ConsultationRow,
+    side: Side,
+    me: &str,
+    text: &str,
+) -> String {
+    let error = |code: &str, message: &str, client_id: Option<&str>| {
+        json!({"type": "error", "code": code, "message": message, "client_id": client_id})
+            .to_string()
+    };
+    let frame: ClientFrame = match serde_json::from_str(text) {
+        Ok(f) => f,
+        Err(_) => {
+            return error(
+                "malformed_frame",
+                "Send JSON like {\"type\":\"send\",\"client_id\":\"c-1\",\"text\":\"...\"}.",
+                None,
+            );
+        }
+    };
+    match (frame.kind_of_frame.as_str(), frame.send) {
+        ("send", Some(input)) => {
+            let client_id = input.client_id.clone();
+            match service::send(state, row, side, me, input).await {
+                Ok((m, new)) => json!({
+                    "type": "ack", "client_id": m.client_id, "seq": m.seq, "id": m.id, "duplicate": !new
+                })
+                .to_string(),
+                Err(e) => error(e.code, &e.message, Some(&client_id)),
+            }
+        }
+        ("ping", _) => json!({"type": "pong"}).to_string(),
+        _ => error(
+            "malformed_frame",
+            "Unknown frame; the client sends {\"type\":\"send\",...}.",
+            None,
+        ),
+    }
+}
+
+/// Send everything after `last` from the database, then the live stream;
+/// any gap (a late subscription, a lagging reader) is filled from the database.
+async fn forward(
+    store: Store,
+    cid: String,
+    status: String,
+    mut last: i64,
+    mut room: broadcast::Receiver<RoomEvent>,
+    out: mpsc::Sender<Message>,
+) {
+    if catch_up(&store, &cid, &mut last, &out).await.is_err() {
+        return;
+    }
+    let ready = json!({"type": "ready", "last_seq": last, "status": status}).to_string();
+    if out.send(Message::Text(ready.into())).await.is_err() {
+        return;
+    }
+    loop {
+        match room.recv().await {
+            Ok(RoomEvent::Message { seq, json }) => {
+                if seq <= last {
+                    continue;
+                }
+                if seq > last + 1 {
+                    if catch_up(&store, &cid, &mut last, &out).await.is_err() {
+                        return;
+                    }
+                    if seq <= last {
+                        continue;
+                    }
+                }
+                if out
+                    .send(Message::Text(Utf8Bytes::from(json.as_ref())))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                last = seq;
+            }
+            Ok(RoomEvent::Status { json }) => {
+                if out
+                    .send(Message::Text(Utf8Bytes::from(json.as_ref())))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                if catch_up(&store, &cid, &mut last, &out).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+async fn catch_up(
+    store: &Store,
+    cid: &str,
+    last: &mut i64,
+    out: &mpsc::Sender<Message>,
+) -> Result<(), ()> {
+    loop {
+        let page = {
+            let mut conn = store.conn().await.map_err(|_| ())?;
+            cstore::messages_after(&mut conn, cid, *last, BACKLOG_PAGE)
+                .await
+                .map_err(|_| ())?
+        };
+        let n = page.len() as i64;
+        for m in page {
+            out.send(Message::Text(message_json(&m).into()))
+                .await
+                .map_err(|_| ())?;
+            *last = m.seq;
+        }
+        if n < BACKLOG_PAGE {
+            return Ok(());
+        }
+    }
+}

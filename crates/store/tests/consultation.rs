@@ -1,0 +1,310 @@
+//! Storage contract for consultations, on SQLite and (with `IHOS_TEST_PG`)
+//! PostgreSQL: gapless idempotent chat sequence numbers, status changes that
+//! only one actor wins, and package uses that never go below zero.
+
+use ihos_store::consultation::{self as c, Appended, NewConsultation, NewMessage, StatusChange};
+use ihos_store::identity::{self, NewAccount, NewPatient, NewPractitioner};
+use ihos_store::{Store, now_ms, org, testing};
+
+struct Fixture {
+    store: Store,
+    consultation_id: String,
+    patient_id: String,
+    doctor_id: String,
+    org_id: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = testing::fresh_database_url(dir.path()).await;
+    let store = Store::connect(&url, 5).await.unwrap();
+    store.migrate().await.unwrap();
+    let mut conn = store.conn().await.unwrap();
+    let acct = |n: &str| NewAccount {
+        display_name: n.into(),
+        phone_enc: format!("enc-{n}"),
+        phone_hash: format!("hash-{n}"),
+        password_hash: "h".into(),
+    };
+    let p_acc = identity::insert_account(&mut conn, &acct("p"))
+        .await
+        .unwrap();
+    let d_acc = identity::insert_account(&mut conn, &acct("d"))
+        .await
+        .unwrap();
+    let org_id = org::insert_org(
+        &mut conn,
+        &org::NewOrg {
+            name: "医院".into(),
+            kind: "hospital".into(),
+            level: Some("三级甲等".into()),
+            province: "浙江省".into(),
+            city: "杭州市".into(),
+        },
+    )
+    .await
+    .unwrap();
+    identity::insert_practitioner(
+        &mut conn,
+        &d_acc,
+        "王医生",
+        &NewPractitioner {
+            role: "doctor".into(),
+            title: "attending_physician".into(),
+            licence_no: "L1".into(),
+            practising_since: "2010-01-01".into(),
+            created_by: d_acc.clone(),
+            affiliations: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    let patient_id = identity::insert_patient(
+        &mut conn,
+        Some(&p_acc),
+        &NewPatient {
+            name: "张三".into(),
+            resident_id_enc: "e".into(),
+            resident_id_hash: "h".into(),
+            resident_id_masked: "m".into(),
+            birth_date: "1980-01-01".into(),
+            sex: "male".into(),
+            phone_enc: None,
+            guardian_account_id: None,
+            guardian_relation: None,
+        },
+    )
+    .await
+    .unwrap();
+    let now = now_ms();
+    let consultation_id = c::insert_consultation(
+        &mut conn,
+        &NewConsultation {
+            patient_id: patient_id.clone(),
+            requester_id: p_acc,
+            guardian_present: false,
+            doctor_id: d_acc.clone(),
+            org_id: org_id.clone(),
+            department_id: None,
+            tier: "gp".into(),
+            parent_id: None,
+            status: "requested".into(),
+            complaint: "复诊".into(),
+            suggested_specialty: None,
+            evidence_kind: None,
+            evidence_ref: None,
+            evidence_note: None,
+            first_visit_pilot: false,
+            appointment_id: None,
+            subscription_id: None,
+            fee_fen: 2000,
+            created_at: now,
+            expires_at: now + 60_000,
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    Fixture {
+        store,
+        consultation_id,
+        patient_id,
+        doctor_id: d_acc,
+        org_id,
+        _dir: dir,
+    }
+}
+
+fn msg(f: &Fixture, client_id: &str) -> NewMessage {
+    NewMessage {
+        consultation_id: f.consultation_id.clone(),
+        sender_id: f.doctor_id.clone(),
+        sender_role: "doctor".into(),
+        client_id: client_id.into(),
+        kind: "text".into(),
+        body: Some("你好".into()),
+        attachment_id: None,
+        created_at: now_ms(),
+    }
+}
+
+#[tokio::test]
+async fn chat_is_closed_until_accepted_then_numbers_messages_once_each() {
+    let f = fixture().await;
+    let mut conn = f.store.conn().await.unwrap();
+    assert!(matches!(
+        c::append_message(&mut conn, &msg(&f, "a")).await.unwrap(),
+        Appended::Closed
+    ));
+    let ok = c::change_status(
+        &mut conn,
+        &f.consultation_id,
+        "requested",
+        "accepted",
+        now_ms(),
+        &StatusChange {
+            accepted: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(ok);
+    // The second actor loses: the status is no longer "requested".
+    let again = c::change_status(
+        &mut conn,
+        &f.consultation_id,
+        "requested",
+        "declined",
+        now_ms(),
+        &StatusChange::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!again);
+
+    let Appended::New(a) = c::append_message(&mut conn, &msg(&f, "a")).await.unwrap() else {
+        panic!("first send is new")
+    };
+    let Appended::New(b) = c::append_message(&mut conn, &msg(&f, "b")).await.unwrap() else {
+        panic!("second send is new")
+    };
+    let Appended::Repeat(a2) = c::append_message(&mut conn, &msg(&f, "a")).await.unwrap() else {
+        panic!("a resend is recognised")
+    };
+    assert_eq!((a.seq, b.seq), (1, 2));
+    assert_eq!(a2, a);
+    let after: Vec<i64> = c::messages_after(&mut conn, &f.consultation_id, 1, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(after, vec![2]);
+}
+
+#[tokio::test]
+async fn a_package_is_never_used_below_zero() {
+    let f = fixture().await;
+    let mut conn = f.store.conn().await.unwrap();
+    let now = now_ms();
+    c::insert_package(
+        &mut conn,
+        &c::PackageRow {
+            id: "pkg".into(),
+            doctor_id: f.doctor_id.clone(),
+            org_id: f.org_id.clone(),
+            name: "包".into(),
+            period_days: 30,
+            consultations: 1,
+            price_fen: 100,
+            active: 1,
+            created_at: now,
+        },
+    )
+    .await
+    .unwrap();
+    let acc = identity::patient(&mut conn, &f.patient_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .account_id
+        .unwrap();
+    c::insert_subscription(
+        &mut conn,
+        &c::SubscriptionRow {
+            id: "sub".into(),
+            package_id: "pkg".into(),
+            patient_id: f.patient_id.clone(),
+            account_id: acc,
+            doctor_id: f.doctor_id.clone(),
+            starts_at: now - 1,
+            ends_at: now + 86_400_000,
+            remaining: 1,
+            created_at: now,
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let mut wins = 0;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let store = f.store.clone();
+        let (p, d) = (f.patient_id.clone(), f.doctor_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = store.conn().await.unwrap();
+            c::use_subscription(&mut conn, "sub", &p, &d, now_ms())
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        wins += i32::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    let mut conn = f.store.conn().await.unwrap();
+    assert_eq!(
+        c::subscription(&mut conn, "sub")
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_batch_numbers_like_one_by_one_and_recognises_repeats() {
+    let f = fixture().await;
+    let mut tx = f.store.begin().await.unwrap();
+    let closed = c::append_batch(&mut tx, &[msg(&f, "x"), msg(&f, "y")])
+        .await
+        .unwrap();
+    assert!(closed.iter().all(|a| matches!(a, Appended::Closed)));
+    assert!(
+        c::change_status(
+            &mut tx,
+            &f.consultation_id,
+            "requested",
+            "accepted",
+            now_ms(),
+            &StatusChange::default()
+        )
+        .await
+        .unwrap()
+    );
+    let Appended::New(a) = c::append_message(&mut tx, &msg(&f, "a")).await.unwrap() else {
+        panic!("new")
+    };
+    let out = c::append_batch(
+        &mut tx,
+        &[msg(&f, "a"), msg(&f, "b"), msg(&f, "c"), msg(&f, "b")],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let seqs: Vec<(bool, i64)> = out
+        .iter()
+        .map(|r| match r {
+            Appended::New(m) => (true, m.seq),
+            Appended::Repeat(m) => (false, m.seq),
+            Appended::Closed => panic!("open"),
+        })
+        .collect();
+    assert_eq!(seqs, vec![(false, a.seq), (true, 2), (true, 3), (false, 2)]);
+    let mut conn = f.store.conn().await.unwrap();
+    let stored: Vec<i64> = c::messages_after(&mut conn, &f.consultation_id, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(stored, vec![1, 2, 3]);
+    let row = c::consultation(&mut conn, &f.consultation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.next_seq, 3);
+}
