@@ -91,6 +91,11 @@ impl Frame {
         self.lang.t(key)
     }
 
+    /// Consultation tiers share words with slot types, so their texts are keyed `tier_*`.
+    pub fn tier(&self, tier: &str) -> &'static str {
+        self.lang.t(&format!("tier_{tier}"))
+    }
+
     pub fn other_lang(&self) -> &'static str {
         if self.lang == Lang::En { "zh" } else { "en" }
     }
