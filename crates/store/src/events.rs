@@ -35,6 +35,53 @@ pub async fn record(conn: &mut AnyConnection, e: &NewEvent<'_>) -> StoreResult<(
     Ok(())
 }
 
+/// A consultation closed: its messages become exchange events (with their
+/// own times, once: the message id is the event id) and, when it was
+/// completed, one online-service event. Done here, once per consultation,
+/// so the chat path writes nothing extra per message.
+pub async fn record_consultation_closed(
+    conn: &mut AnyConnection,
+    consultation_id: &str,
+    completed: bool,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO analytics_events (id, at, kind, org_id, department_id, practitioner_id, rating) \
+         SELECT m.id, m.created_at, $2, c.org_id, c.department_id, c.doctor_id, NULL \
+         FROM consultation_messages m JOIN consultations c ON c.id = m.consultation_id \
+         WHERE m.consultation_id = $1 ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(consultation_id)
+    .bind(EXCHANGE)
+    .execute(&mut *conn)
+    .await?;
+    if completed {
+        sqlx::query(
+            "INSERT INTO analytics_events (id, at, kind, org_id, department_id, practitioner_id, rating) \
+             SELECT $1, $2, $3, org_id, department_id, doctor_id, NULL FROM consultations WHERE id = $4",
+        )
+        .bind(new_id())
+        .bind(now_ms())
+        .bind(SERVICE)
+        .bind(consultation_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Events per kind for one practitioner, as `(kind, count)` sorted by kind.
+pub async fn counts_for_practitioner(
+    conn: &mut AnyConnection,
+    practitioner_id: &str,
+) -> StoreResult<Vec<(i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT kind, COUNT(*) FROM analytics_events WHERE practitioner_id = $1 GROUP BY kind ORDER BY kind",
+    )
+    .bind(practitioner_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct EventRow {
     pub id: String,

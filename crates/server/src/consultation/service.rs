@@ -725,6 +725,10 @@ async fn apply(
             "Someone changed this consultation at the same moment; reload it and try again.",
         ));
     }
+    if ch.ended {
+        ihos_store::events::record_consultation_closed(conn, &row.id, to == Status::Completed)
+            .await?;
+    }
     Ok(to)
 }
 
@@ -1349,6 +1353,17 @@ pub async fn review(
             ),
             other => other.into(),
         })?;
+    ihos_store::events::record(
+        &mut tx,
+        &ihos_store::events::NewEvent {
+            kind: ihos_store::events::REVIEW,
+            org_id: &row.org_id,
+            department_id: row.department_id.as_deref(),
+            practitioner_id: Some(&row.doctor_id),
+            rating: Some(rating),
+        },
+    )
+    .await?;
     cstore::outbox(
         &mut tx,
         "consultation.reviewed",

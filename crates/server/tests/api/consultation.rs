@@ -716,6 +716,43 @@ async fn only_the_served_patient_reviews_once_and_the_doctor_replies() {
 }
 
 #[tokio::test]
+async fn a_completed_and_reviewed_consultation_feeds_the_influence_index_events() {
+    let app = spawn_app().await;
+    let c = clinic(&app).await;
+    let (doc_id, doc) = doctor(&app, &c, "主治医师", "2012-01-01").await;
+    let patient = app.sign_up_patient("蒋平").await;
+    let id = open_consultation(&app, &patient.session, &doc, &doc_id).await;
+    let events = || async {
+        let mut conn = app.state.store.conn().await.unwrap();
+        ihos_store::events::counts_for_practitioner(&mut conn, &doc_id)
+            .await
+            .unwrap()
+    };
+    for (i, who) in [&patient.session, &doc, &patient.session]
+        .iter()
+        .enumerate()
+    {
+        let r = act(
+            &app,
+            who,
+            &id,
+            "messages",
+            json!({"client_id": format!("e-{i}"), "text": "血压控制得还好"}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    // Messages count as exchanges when the consultation closes, not before.
+    assert_eq!(events().await, vec![]);
+    let r = act(&app, &doc, &id, "complete", json!({"summary": "继续用药"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(events().await, vec![(2, 1), (3, 3)]);
+    let r = act(&app, &patient.session, &id, "review", json!({"rating": 4})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(events().await, vec![(2, 1), (3, 3), (4, 1)]);
+}
+
+#[tokio::test]
 async fn an_unanswered_request_expires_and_is_refunded() {
     let app = spawn_app().await;
     let c = clinic(&app).await;
