@@ -181,12 +181,12 @@ pub fn check_extendable(status: OrderStatus) -> Result<(), DomainError> {
 }
 
 /// Whether payment may start now.
-pub fn check_payable(status: OrderStatus, self_fen: i64) -> Result<(), DomainError> {
+pub fn check_payable(status: OrderStatus, amount_fen: i64) -> Result<(), DomainError> {
     match status {
-        OrderStatus::Open if self_fen > 0 => Ok(()),
+        OrderStatus::Open if amount_fen > 0 => Ok(()),
         OrderStatus::Open => Err(DomainError::new(
             "pay_nothing_to_pay",
-            "Nothing on this order is paid by you.",
+            "This order has nothing to pay yet.",
         )),
         OrderStatus::Paying => Err(DomainError::new(
             "pay_in_progress",

@@ -1,0 +1,12 @@
+//! Web pages for payment.
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+}
+
+/// (key, 中文, English); keys prefixed `pay_`, error codes included.
+pub const TEXT: &[(&str, &str, &str)] = &[];
