@@ -433,8 +433,11 @@ pub struct RefundRow {
     pub created_at: i64,
 }
 
-/// Record a refund (one per order and scope) and add it to the order's
-/// refunded total; `Duplicate` when this scope was refunded already.
+/// Record a refund (one per order and scope); `Duplicate` when this scope
+/// was refunded already. A refund of what the order was paid with adds to
+/// the order's refunded total; a refund of a late, unused payment
+/// (`on_order` false) does not.
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_refund(
     conn: &mut AnyConnection,
     order_id: &str,
@@ -442,6 +445,7 @@ pub async fn insert_refund(
     amount_fen: i64,
     reason: &str,
     scope: &str,
+    on_order: bool,
     now: i64,
 ) -> StoreResult<String> {
     let id = new_id();
@@ -459,6 +463,9 @@ pub async fn insert_refund(
     .execute(&mut *conn)
     .await
     .map_err(|e| classify(e, &["scope"]))?;
+    if !on_order {
+        return Ok(id);
+    }
     sqlx::query(
         "UPDATE payment_orders SET refunded_fen = refunded_fen + $2, updated_at = $3 WHERE id = $1",
     )

@@ -550,3 +550,10 @@ pub async fn dispensed_count(conn: &mut AnyConnection, prescription_id: &str) ->
     .fetch_one(&mut *conn)
     .await?)
 }
+
+/// All prescriptions stored (tests check nothing half-written stays behind).
+pub async fn count(conn: &mut AnyConnection) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM prescriptions")
+        .fetch_one(&mut *conn)
+        .await?)
+}

@@ -465,10 +465,11 @@ pub async fn callback(
             ));
         }
     };
-    let mut tx = state.store.begin().await?;
-    let txn = pstore::transaction(&mut tx, &n.transaction_id)
+    let mut conn = state.store.conn().await?;
+    let txn = pstore::transaction(&mut conn, &n.transaction_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    drop(conn);
     if txn.amount_fen != n.amount_fen || txn.provider_ref.as_deref() != Some(&n.provider_ref) {
         tracing::warn!(txn = %txn.id, "payment callback does not match the transaction");
         return Err(ApiError::bad_request(
@@ -476,6 +477,9 @@ pub async fn callback(
             "The notification does not match the payment (amount or reference).",
         ));
     }
+    // Recording the event is the transaction's first write: a duplicate
+    // (or a concurrent retry) stops here and changes nothing.
+    let mut tx = state.store.begin().await?;
     if !pstore::record_callback(&mut tx, provider, &n.event_id, &txn.id, outcome, now).await? {
         // The same event again: nothing changes.
         return Ok(CallbackAnswer {
@@ -517,6 +521,7 @@ pub async fn callback(
                 t.amount_fen,
                 "payment arrived after the order was closed",
                 &format!("late:{}", t.id),
+                false,
                 now,
             )
             .await?,
@@ -654,6 +659,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Or
                     amount,
                     "cancelled by the patient",
                     "order",
+                    true,
                     now,
                 )
                 .await
@@ -729,7 +735,8 @@ pub async fn refund_items_in(
     if amount <= 0 {
         return Ok(None);
     }
-    let id = pstore::insert_refund(conn, &order.id, &t.id, amount, reason, scope, now).await?;
+    let id =
+        pstore::insert_refund(conn, &order.id, &t.id, amount, reason, scope, true, now).await?;
     Ok(Some(PendingRefund {
         refund_id: id,
         transaction_id: t.id,

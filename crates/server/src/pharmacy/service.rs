@@ -1316,16 +1316,19 @@ pub async fn dispense(
 ) -> ApiResult<PrescriptionView> {
     caller.require(Role::Pharmacist)?;
     let code = input.code.trim().to_ascii_uppercase();
-    let mut tx = state.store.begin().await?;
-    let r = rxstore::prescription(&mut tx, id)
+    // Checks read outside the write transaction, so the write below is the
+    // transaction's first statement (on SQLite it takes the write lock at
+    // once instead of failing to upgrade a read lock under contention).
+    let mut conn = state.store.conn().await?;
+    let r = rxstore::prescription(&mut conn, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let Some(f) = rxstore::fulfilment(&mut tx, &r.id).await? else {
+    let Some(f) = rxstore::fulfilment(&mut conn, &r.id).await? else {
         // No fulfilment exists before approval: nothing to dispense.
         rules::check_releasable(RxStatus::parse(&r.status)?).map_err(domain409)?;
         return Err(ApiError::not_found());
     };
-    let Some(org_id) = dispensing_org(&mut tx, caller, &f).await? else {
+    let Some(org_id) = dispensing_org(&mut conn, caller, &f).await? else {
         return Err(ApiError::not_found());
     };
     rules::check_dispensable(
@@ -1339,7 +1342,11 @@ pub async fn dispense(
                 .on("code"),
         ));
     }
+    let patient = identity::patient(&mut conn, &r.patient_id).await?;
+    drop(conn);
     let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    // The one atomic conditional write that decides who dispenses.
     if !rxstore::dispense(&mut tx, &r.id, &org_id, &caller.account_id, now).await? {
         return Err(conflict(
             "rx_already_dispensed",
@@ -1355,7 +1362,6 @@ pub async fn dispense(
         now,
     )
     .await?;
-    let patient = identity::patient(&mut tx, &r.patient_id).await?;
     cstore::outbox(
         &mut tx,
         "rx.dispensed",
@@ -1374,12 +1380,12 @@ pub async fn dispense(
         Some(&org_id),
     )
     .await?;
-    let row = rxstore::prescription(&mut tx, &r.id)
+    tx.commit().await.map_err(ApiError::internal)?;
+    let mut conn = state.store.conn().await?;
+    let row = rxstore::prescription(&mut conn, &r.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let v = view(&mut tx, row, false).await?;
-    tx.commit().await.map_err(ApiError::internal)?;
-    Ok(v)
+    view(&mut conn, row, false).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
