@@ -3,6 +3,7 @@
 //! choice of fulfilment, dispensing (window and pharmacy transfer) and
 //! delivery tracking.
 
+pub mod demo;
 pub mod service;
 pub mod signature;
 pub mod ui;
