@@ -125,7 +125,7 @@ pub async fn orders_of_patients(
         .await?;
         out.extend(rows);
     }
-    out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    out.sort_by_key(|o| std::cmp::Reverse(o.created_at));
     Ok(out)
 }
 
