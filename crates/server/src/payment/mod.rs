@@ -100,7 +100,7 @@ impl std::fmt::Debug for PaymentSettings {
             .field("order_timeout_minutes", &self.order_timeout_minutes)
             .field("payment_timeout_minutes", &self.payment_timeout_minutes)
             .field(
-                "provider_secret",
+                "signing_key",
                 &if self.provider_secret.is_empty() {
                     ""
                 } else {
