@@ -6,6 +6,8 @@ mod error;
 pub mod identity;
 pub mod imaging;
 pub mod org;
+pub mod payment;
+pub mod pharmacy;
 pub mod scheduling;
 
 pub use error::DomainError;

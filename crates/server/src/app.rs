@@ -21,6 +21,7 @@ use crate::crypto::Vault;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{consultation, identity, imaging, org, scheduling, web};
+use crate::{payment, pharmacy};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,6 +51,13 @@ use crate::{consultation, identity, imaging, org, scheduling, web};
         consultation::reply, consultation::doctor_reviews, consultation::doctor_packages,
         consultation::create_package, consultation::subscribe, consultation::subscription,
         consultation::policy, consultation::set_policy,
+        pharmacy::drugs, pharmacy::allergies, pharmacy::add_allergy, pharmacy::prescribe,
+        pharmacy::consultation_prescriptions, pharmacy::prescription, pharmacy::revise,
+        pharmacy::review_queue, pharmacy::approve, pharmacy::reject, pharmacy::choose_fulfilment,
+        pharmacy::lookup, pharmacy::dispense, pharmacy::track, pharmacy::patient_prescriptions,
+        pharmacy::consultation_order,
+        payment::my_orders, payment::order, payment::pay, payment::cancel, payment::callback,
+        payment::sandbox_confirm,
     ),
     tags((name = "identity"), (name = "organisations"), (name = "scheduling"), (name = "imaging"), (name = "consultation"))
 )]
@@ -60,6 +68,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let key = settings.resolve_data_key()?;
     let store = Store::connect(&settings.database_url, settings.max_connections).await?;
     store.migrate().await?;
+    let drugs = Arc::new(pharmacy::load_catalogue(&settings.pharmacy)?);
+    let payments = Arc::new(payment::Payments::from_settings(&settings.payment));
     Ok(AppState {
         chat: Arc::new(consultation::chat::ChatHub::start(store.clone())),
         triage: Arc::new(consultation::triage::Triage::load()),
@@ -69,6 +79,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         metrics: None,
         booking_gate: Arc::default(),
         write_queue: Arc::new(tokio::sync::Mutex::new(())),
+        drugs,
+        rx_signer: Arc::new(pharmacy::signature::HashSigner),
+        payments,
     })
 }
 
@@ -84,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         .merge(scheduling::router())
         .merge(imaging::router())
         .merge(consultation::router())
+        .merge(pharmacy::router())
+        .merge(payment::router())
         .fallback(api_not_found);
     // DICOM uploads are large: their own body limit instead of the 2 MiB one.
     let dicom_limit = state.settings.dicom_max_upload_mb as usize * 1024 * 1024;
@@ -222,6 +237,8 @@ pub async fn serve_on(
     tracing::info!(%addr, backend = ?state.store.backend(), "listening");
     let store = state.store.clone();
     let jobs = consultation::expire_job::spawn(state.clone());
+    state.payments.bind_callback_base(addr);
+    let payment_jobs = payment::timeout_job::spawn(state.clone());
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -229,6 +246,7 @@ pub async fn serve_on(
     .with_graceful_shutdown(shutdown)
     .await?;
     jobs.abort();
+    payment_jobs.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

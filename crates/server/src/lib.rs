@@ -11,6 +11,8 @@ pub mod identity;
 pub mod imaging;
 mod json;
 pub mod org;
+pub mod payment;
+pub mod pharmacy;
 pub mod scheduling;
 pub mod settings;
 pub mod state;

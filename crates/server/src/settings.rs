@@ -48,6 +48,10 @@ pub struct Settings {
     pub message_retention_years: i64,
     /// Consultation records are kept at least this many years (never less than 15).
     pub record_retention_years: i64,
+    /// Prescriptions: the drug catalogue and the prescribing limits.
+    pub pharmacy: crate::pharmacy::PharmacySettings,
+    /// Payment: order and payment timeouts, provider secret, fees.
+    pub payment: crate::payment::PaymentSettings,
 }
 
 impl Default for Settings {
@@ -74,6 +78,8 @@ impl Default for Settings {
             picture_max_bytes: 1_900_000,
             message_retention_years: 3,
             record_retention_years: 15,
+            pharmacy: crate::pharmacy::PharmacySettings::default(),
+            payment: crate::payment::PaymentSettings::default(),
         }
     }
 }
@@ -112,6 +118,8 @@ impl std::fmt::Debug for Settings {
             .field("picture_max_bytes", &self.picture_max_bytes)
             .field("message_retention_years", &self.message_retention_years)
             .field("record_retention_years", &self.record_retention_years)
+            .field("pharmacy", &self.pharmacy)
+            .field("payment", &self.payment)
             .finish()
     }
 }
@@ -198,6 +206,19 @@ impl Settings {
         }
         if let Some(v) = get("IHOS_RECORD_RETENTION_YEARS") {
             self.record_retention_years = num("IHOS_RECORD_RETENTION_YEARS", v)?;
+        }
+        if let Some(v) = get("IHOS_DRUG_CATALOGUE") {
+            self.pharmacy.catalogue_file = Some(v.into());
+        }
+        if let Some(v) = get("IHOS_PAYMENT_SECRET") {
+            self.payment.provider_secret = v;
+        }
+        if let Some(v) = get("IHOS_PAYMENT_CALLBACK_BASE_URL") {
+            self.payment.callback_base_url = v;
+        }
+        if let Some(v) = get("IHOS_PAYMENT_ORDER_TIMEOUT_MINUTES") {
+            self.payment.order_timeout_minutes =
+                num("IHOS_PAYMENT_ORDER_TIMEOUT_MINUTES", v)?.max(1);
         }
         // The rules of online care set floors; a setting may only lengthen them.
         self.message_retention_years = self.message_retention_years.max(3);

@@ -21,4 +21,10 @@ pub struct AppState {
     pub chat: Arc<crate::consultation::chat::ChatHub>,
     /// Complaint-to-department suggestions (jieba segmentation, loaded once).
     pub triage: Arc<crate::consultation::triage::Triage>,
+    /// The drug catalogue, loaded and validated at start.
+    pub drugs: Arc<ihos_domain::pharmacy::Catalogue>,
+    /// The prescriber's electronic-signature hook.
+    pub rx_signer: Arc<dyn crate::pharmacy::signature::Signer>,
+    /// The payment provider and its callback address.
+    pub payments: Arc<crate::payment::Payments>,
 }

@@ -8,6 +8,8 @@ pub mod events;
 pub mod identity;
 pub mod imaging;
 pub mod org;
+pub mod payment;
+pub mod pharmacy;
 pub mod scheduling;
 pub mod session;
 pub mod testing;

@@ -8,4 +8,5 @@ mod identity;
 mod imaging;
 mod ops;
 mod organisations;
+mod pharmacy;
 mod scheduling;

@@ -1,0 +1,475 @@
+//! Web pages for prescriptions: prescribing inside a consultation (doctor)
+//! and the patient's view of it with the fulfilment choice, the
+//! pharmacist's review queue, and the dispensing page (window or pharmacy).
+//! Forms post JSON through `static/app.js`; `static/rx.js` builds the
+//! multi-line prescription and drives payment buttons.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use ihos_domain::Role;
+use serde::Deserialize;
+
+use super::service::{self, DrugView, PrescriptionView};
+use crate::auth::MaybeCaller;
+use crate::consultation::service::{self as cservice, ConsultationView, Side};
+use crate::error::ApiResult;
+use crate::state::AppState;
+use crate::web::{Frame, LangQuery, page_lang, render, shanghai_time};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/consultations/{id}/rx", get(rx_page))
+        .route("/pharmacist", get(queue_page))
+        .route("/dispense", get(dispense_page))
+        .route("/static/rx.js", get(rx_js))
+}
+
+/// A time in ms however askama passes it (value or reference).
+pub trait Millis {
+    fn ms(&self) -> i64;
+}
+
+impl Millis for i64 {
+    fn ms(&self) -> i64 {
+        *self
+    }
+}
+
+impl<T: Millis + ?Sized> Millis for &T {
+    fn ms(&self) -> i64 {
+        (**self).ms()
+    }
+}
+
+/// `rx_st_*` text for a status.
+pub fn status_key(s: &str) -> String {
+    format!("rx_st_{s}")
+}
+
+#[derive(Template)]
+#[template(path = "rx.html")]
+struct RxPage {
+    f: Frame,
+    c: ConsultationView,
+    doctor: bool,
+    open: bool,
+    list: Vec<PrescriptionView>,
+    history: Vec<PrescriptionView>,
+    drugs: Vec<DrugView>,
+    allergies: Vec<String>,
+}
+
+impl RxPage {
+    fn st(&self, s: &str) -> &'static str {
+        self.f.t(&status_key(s))
+    }
+    fn when(&self, ms: impl Millis) -> String {
+        shanghai_time(ms.ms())
+    }
+    fn short(&self, s: &str) -> String {
+        s.chars().take(12).collect()
+    }
+    fn method(&self, m: &str) -> &'static str {
+        self.f.t(&format!("rx_m_{m}"))
+    }
+}
+
+async fn rx_page(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let lang = page_lang(&q, &headers);
+    let Some(caller) = caller else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let side = {
+        let mut conn = state.store.conn().await?;
+        cservice::load_for(&mut conn, &caller, &id).await?.1
+    };
+    let c = cservice::get(&state, &caller, &id).await?;
+    let list = service::of_consultation(&state, &caller, &id).await?;
+    let doctor = side == Side::Doctor;
+    let history = if doctor {
+        service::of_patient(&state, &caller, &c.patient_id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.consultation_id != c.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let allergies = service::allergies(&state, &caller, &c.patient_id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| a.substance)
+        .collect();
+    render(
+        &RxPage {
+            f: Frame::new(lang.lang, Some(&caller)),
+            open: matches!(c.status.as_str(), "accepted" | "in_progress"),
+            c,
+            doctor,
+            list,
+            history,
+            drugs: service::drugs(&state, None)
+                .into_iter()
+                .filter(|d| d.online_allowed)
+                .collect(),
+            allergies,
+        },
+        &lang,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "rx_queue.html")]
+struct QueuePage {
+    f: Frame,
+    queue: Vec<PrescriptionView>,
+}
+
+impl QueuePage {
+    fn when(&self, ms: impl Millis) -> String {
+        shanghai_time(ms.ms())
+    }
+}
+
+async fn queue_page(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let lang = page_lang(&q, &headers);
+    let Some(caller) = caller else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    if !caller.has(Role::Pharmacist) {
+        return Ok(Redirect::to("/home").into_response());
+    }
+    let queue = service::queue(&state, &caller).await?;
+    render(
+        &QueuePage {
+            f: Frame::new(lang.lang, Some(&caller)),
+            queue,
+        },
+        &lang,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct DispenseQuery {
+    pub code: Option<String>,
+    pub lang: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "rx_dispense.html")]
+struct DispensePage {
+    f: Frame,
+    code: String,
+    found: Option<PrescriptionView>,
+    not_found: bool,
+}
+
+impl DispensePage {
+    fn st(&self, s: &str) -> &'static str {
+        self.f.t(&status_key(s))
+    }
+}
+
+async fn dispense_page(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(q): Query<DispenseQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let lang = page_lang(&LangQuery { lang: q.lang }, &headers);
+    let Some(caller) = caller else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    if !caller.has(Role::Pharmacist) {
+        return Ok(Redirect::to("/home").into_response());
+    }
+    let code = q.code.unwrap_or_default().trim().to_ascii_uppercase();
+    let (found, not_found) = if code.is_empty() {
+        (None, false)
+    } else {
+        match service::lookup(&state, &caller, &code).await {
+            Ok(v) => (Some(v), false),
+            Err(_) => (None, true),
+        }
+    };
+    render(
+        &DispensePage {
+            f: Frame::new(lang.lang, Some(&caller)),
+            code,
+            found,
+            not_found,
+        },
+        &lang,
+    )
+}
+
+async fn rx_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../../static/rx.js"),
+    )
+}
+
+/// (key, 中文, English); keys prefixed `rx_`, error codes included.
+pub const TEXT: &[(&str, &str, &str)] = &[
+    ("rx_title", "处方", "Prescriptions"),
+    ("rx_open", "处方与取药", "Prescriptions and drugs"),
+    ("rx_new", "开具处方", "Write a prescription"),
+    ("rx_revise", "修改后重新提交", "Revise and resubmit"),
+    ("rx_kind", "处方类型", "Kind"),
+    ("rx_kind_acute", "急性病（最长7天）", "Acute (up to 7 days)"),
+    (
+        "rx_kind_chronic",
+        "慢性病长处方（最长12周）",
+        "Stable chronic (up to 12 weeks)",
+    ),
+    ("rx_diagnosis", "诊断", "Diagnosis"),
+    (
+        "rx_weight",
+        "体重（kg，6岁以下必填）",
+        "Weight (kg, required under 6)",
+    ),
+    ("rx_note", "备注", "Note"),
+    ("rx_drug", "药品", "Drug"),
+    ("rx_quantity", "数量", "Quantity"),
+    ("rx_dosage", "单次用量", "Dose"),
+    ("rx_frequency", "用法频次", "Frequency"),
+    ("rx_days", "天数", "Days"),
+    ("rx_add_line", "添加药品", "Add a drug"),
+    (
+        "rx_sign_submit",
+        "签名并提交审核",
+        "Sign and submit for review",
+    ),
+    ("rx_none", "暂无处方。", "No prescriptions yet."),
+    ("rx_version", "版本", "Version"),
+    ("rx_status", "状态", "Status"),
+    ("rx_signed", "医师签名", "Signed by the doctor"),
+    ("rx_review_note", "药师意见", "Pharmacist's note"),
+    ("rx_amount", "金额", "Amount"),
+    ("rx_insured", "医保支付", "Insurance pays"),
+    ("rx_self", "个人自付", "You pay"),
+    ("rx_insurance_cat", "医保类别", "Insurance category"),
+    ("rx_allergies", "过敏史", "Allergies"),
+    ("rx_no_allergies", "无记录", "None recorded"),
+    ("rx_add_allergy", "登记过敏", "Record an allergy"),
+    (
+        "rx_substance",
+        "过敏药物或类别（如 青霉素类）",
+        "Substance or class (e.g. penicillins)",
+    ),
+    (
+        "rx_history",
+        "患者既往处方",
+        "Patient's earlier prescriptions",
+    ),
+    (
+        "rx_controlled_note",
+        "麻醉药品、精神药品等特殊管理药品不得在线开具。",
+        "Narcotic, psychotropic and other specially controlled drugs are never prescribed online.",
+    ),
+    ("rx_queue", "处方审核", "Prescription review"),
+    (
+        "rx_queue_empty",
+        "没有待审核的处方。",
+        "No prescriptions waiting for review.",
+    ),
+    ("rx_approve", "审核通过", "Approve"),
+    ("rx_reject", "驳回", "Reject"),
+    ("rx_reason", "驳回理由", "Reason"),
+    ("rx_patient", "患者", "Patient"),
+    ("rx_doctor", "开方医师", "Prescriber"),
+    ("rx_fulfilment", "取药方式", "How to get the drugs"),
+    ("rx_method", "方式", "Method"),
+    (
+        "rx_m_pickup",
+        "医院药房窗口自取",
+        "Pick up at the hospital pharmacy window",
+    ),
+    (
+        "rx_m_hospital_delivery",
+        "医院配送到家",
+        "Delivered by the hospital",
+    ),
+    ("rx_m_courier", "第三方快递配送", "Third-party courier"),
+    (
+        "rx_m_pharmacy_transfer",
+        "流转到附近药店购药",
+        "Transfer to a nearby pharmacy",
+    ),
+    ("rx_address", "收货地址", "Delivery address"),
+    ("rx_save_method", "保存取药方式", "Save"),
+    ("rx_code", "取药码", "Pickup code"),
+    (
+        "rx_code_hint",
+        "到医院药房窗口或药店出示此码取药。",
+        "Show this code at the pharmacy window or pharmacy.",
+    ),
+    ("rx_tracking", "配送跟踪", "Tracking"),
+    ("rx_go_pay", "查看订单并支付", "View the order and pay"),
+    ("rx_dispense_title", "凭码发药", "Dispense with a code"),
+    ("rx_lookup", "查询处方", "Look up"),
+    ("rx_dispense", "确认发药", "Dispense"),
+    (
+        "rx_not_found",
+        "没有找到此码对应的可发药处方。",
+        "No prescription for this code that you may dispense.",
+    ),
+    ("rx_dispensed_ok", "已发药", "Dispensed"),
+    ("rx_st_pending_review", "待药师审核", "Waiting for review"),
+    ("rx_st_approved", "审核通过", "Approved"),
+    ("rx_st_rejected", "已驳回", "Rejected"),
+    ("rx_st_superseded", "已被新版本替代", "Superseded"),
+    ("rx_st_cancelled", "已取消", "Cancelled"),
+    ("rx_st_awaiting_payment", "待支付", "Awaiting payment"),
+    ("rx_st_ready", "待取药/待发货", "Ready"),
+    ("rx_st_dispensed", "已取药", "Dispensed"),
+    ("rx_st_shipped", "已发货", "Shipped"),
+    ("rx_st_in_transit", "运输中", "In transit"),
+    ("rx_st_delivered", "已送达", "Delivered"),
+    ("rx_st_method_chosen", "已选择取药方式", "Method chosen"),
+    // error codes
+    (
+        "rx_controlled_drug",
+        "特殊管理药品（麻醉、精神、毒性、放射性、易制毒等）不得在线开具，请线下就诊。",
+        "Specially controlled drugs are never prescribed online; see a doctor in person.",
+    ),
+    (
+        "rx_unknown_drug",
+        "药品目录中没有此药品。",
+        "This drug is not in the catalogue.",
+    ),
+    (
+        "rx_duplicate_drug",
+        "同一药品重复开具。",
+        "The same drug is on the prescription twice.",
+    ),
+    (
+        "rx_allergy",
+        "患者对该药品或其类别有过敏记录，不能开具。",
+        "The patient has a recorded allergy to this drug or its class.",
+    ),
+    (
+        "rx_days_exceeded",
+        "用药天数超过上限（急性病7天，慢性病12周）。",
+        "Days' supply exceeds the limit (7 acute, 12 weeks chronic).",
+    ),
+    (
+        "rx_weight_required",
+        "6岁以下儿童须填写体重以按体重给药。",
+        "Children under 6 need their weight for dosing.",
+    ),
+    (
+        "rx_too_many_items",
+        "每张处方最多5种药品。",
+        "At most 5 drugs per prescription.",
+    ),
+    ("rx_empty", "请至少添加一种药品。", "Add at least one drug."),
+    ("rx_invalid_quantity", "数量不正确。", "Invalid quantity."),
+    (
+        "rx_invalid_usage",
+        "请填写用量和频次。",
+        "Give the dose and frequency.",
+    ),
+    (
+        "rx_invalid_kind",
+        "处方类型为急性或慢性。",
+        "The kind is acute or chronic.",
+    ),
+    (
+        "rx_invalid_weight",
+        "体重应在0.5到300公斤之间。",
+        "Weight must be 0.5-300 kg.",
+    ),
+    ("rx_invalid_field", "输入不正确。", "Invalid input."),
+    (
+        "rx_invalid_allergy",
+        "请填写过敏药物或类别。",
+        "Name the substance or class.",
+    ),
+    (
+        "rx_invalid_method",
+        "请选择取药方式。",
+        "Choose how to get the drugs.",
+    ),
+    ("rx_invalid_status", "状态不正确。", "Invalid status."),
+    (
+        "rx_invalid_control",
+        "管制类别不正确。",
+        "Invalid control class.",
+    ),
+    (
+        "rx_invalid_insurance",
+        "医保类别不正确。",
+        "Invalid insurance category.",
+    ),
+    ("rx_reason_required", "请填写驳回理由。", "Give a reason."),
+    (
+        "rx_wrong_state",
+        "处方当前状态不允许此操作。",
+        "Not possible in the prescription's current state.",
+    ),
+    (
+        "rx_not_approved",
+        "处方未经药师审核通过，不能支付、发药或配送。",
+        "Not approved by a pharmacist: nothing can be paid, dispensed or shipped.",
+    ),
+    (
+        "rx_not_paid",
+        "订单尚未支付，不能发药或发货。",
+        "Not paid yet: nothing is dispensed or shipped.",
+    ),
+    (
+        "rx_already_dispensed",
+        "该处方已发药，不能重复发药。",
+        "Already dispensed.",
+    ),
+    ("rx_bad_code", "取药码不正确。", "The code does not match."),
+    (
+        "rx_consultation_not_open",
+        "只能在已接诊、进行中的问诊内开具处方。",
+        "Prescribe inside an accepted or running consultation.",
+    ),
+    (
+        "rx_visit_settled",
+        "本次就诊已支付，不能再添加处方。",
+        "This visit is paid; no more prescriptions can be added.",
+    ),
+    (
+        "rx_review_pending",
+        "本次就诊有处方正在等待药师审核，审核后再一次性支付。",
+        "A prescription is waiting for review; pay once after it.",
+    ),
+    (
+        "rx_fulfilment_fixed",
+        "订单已支付，取药方式不能再修改。",
+        "The order is paid; the method can no longer change.",
+    ),
+    (
+        "rx_tracking_required",
+        "快递发货需要填写运单号。",
+        "A courier shipment needs its tracking number.",
+    ),
+    (
+        "rx_changed",
+        "处方刚被他人修改，请刷新。",
+        "Someone changed this just now; reload.",
+    ),
+];
