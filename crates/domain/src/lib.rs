@@ -6,6 +6,7 @@ mod error;
 pub mod identity;
 pub mod imaging;
 pub mod org;
+pub mod referral;
 pub mod scheduling;
 
 pub use error::DomainError;
