@@ -18,6 +18,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 use crate::crypto::Vault;
+use crate::referral;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{consultation, identity, imaging, org, scheduling, web};
@@ -50,6 +51,11 @@ use crate::{consultation, identity, imaging, org, scheduling, web};
         consultation::reply, consultation::doctor_reviews, consultation::doctor_packages,
         consultation::create_package, consultation::subscribe, consultation::subscription,
         consultation::policy, consultation::set_policy,
+        referral::create_referral, referral::my_referrals, referral::referral, referral::referral_step,
+        referral::exam_history, referral::list_privileges, referral::grant_privilege,
+        referral::list_exam_slots, referral::add_exam_slot, referral::add_ward, referral::wards,
+        referral::dashboard, referral::bed_requests, referral::request_bed, referral::review_bed,
+        referral::remote_consults, referral::ask_expert, referral::remote_consult, referral::answer,
     ),
     tags((name = "identity"), (name = "organisations"), (name = "scheduling"), (name = "imaging"), (name = "consultation"))
 )]
@@ -84,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(scheduling::router())
         .merge(imaging::router())
         .merge(consultation::router())
+        .merge(referral::router())
         .fallback(api_not_found);
     // DICOM uploads are large: their own body limit instead of the 2 MiB one.
     let dicom_limit = state.settings.dicom_max_upload_mb as usize * 1024 * 1024;
@@ -222,6 +229,7 @@ pub async fn serve_on(
     tracing::info!(%addr, backend = ?state.store.backend(), "listening");
     let store = state.store.clone();
     let jobs = consultation::expire_job::spawn(state.clone());
+    let referral_jobs = referral::overdue_job::spawn(state.clone());
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -229,6 +237,7 @@ pub async fn serve_on(
     .with_graceful_shutdown(shutdown)
     .await?;
     jobs.abort();
+    referral_jobs.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -462,6 +462,7 @@ pub async fn load(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
         .await
         .map_err(err)?;
     crate::consultation::demo::load(state).await.map_err(err)?;
+    crate::referral::demo::load(state).await.map_err(err)?;
     Ok(accounts)
 }
 

@@ -27,6 +27,7 @@ const TABLES: &[&[(&str, &str, &str)]] = &[
     crate::scheduling::TEXT,
     crate::imaging::TEXT,
     crate::consultation::TEXT,
+    crate::referral::TEXT,
 ];
 
 fn all_text() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

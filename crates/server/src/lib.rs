@@ -11,6 +11,7 @@ pub mod identity;
 pub mod imaging;
 mod json;
 pub mod org;
+pub mod referral;
 pub mod scheduling;
 pub mod settings;
 pub mod state;

@@ -48,6 +48,8 @@ pub struct Settings {
     pub message_retention_years: i64,
     /// Consultation records are kept at least this many years (never less than 15).
     pub record_retention_years: i64,
+    /// Referral deadlines per state and duplicate-exam windows per exam type.
+    pub referral: ihos_domain::referral::Policy,
 }
 
 impl Default for Settings {
@@ -74,6 +76,7 @@ impl Default for Settings {
             picture_max_bytes: 1_900_000,
             message_retention_years: 3,
             record_retention_years: 15,
+            referral: ihos_domain::referral::Policy::default(),
         }
     }
 }
@@ -112,6 +115,7 @@ impl std::fmt::Debug for Settings {
             .field("picture_max_bytes", &self.picture_max_bytes)
             .field("message_retention_years", &self.message_retention_years)
             .field("record_retention_years", &self.record_retention_years)
+            .field("referral", &self.referral)
             .finish()
     }
 }

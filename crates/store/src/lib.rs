@@ -8,6 +8,7 @@ pub mod events;
 pub mod identity;
 pub mod imaging;
 pub mod org;
+pub mod referral;
 pub mod scheduling;
 pub mod session;
 pub mod testing;

@@ -8,4 +8,5 @@ mod identity;
 mod imaging;
 mod ops;
 mod organisations;
+mod referral;
 mod scheduling;
