@@ -251,9 +251,9 @@ pub async fn add_ward(
         return Err(ApiError::not_found());
     }
     if let Some(d) = opt(&input.department_id)
-        && !org::department(&mut c, d)
+        && org::department(&mut c, d)
             .await?
-            .is_some_and(|d| d.org_id == org_id)
+            .is_none_or(|d| d.org_id != org_id)
     {
         return Err(bad(DomainError::new(
             "unknown_department",
