@@ -96,3 +96,44 @@ test('a community doctor refers up, the hospital sees, returns results and refer
     await server.stop();
   }
 });
+
+test('a community doctor reserves a bed the ward admits, and an expert answers a remote consultation', async () => {
+  const demo = loadDemo();
+  const gp = demo.accounts.find((a) => a.name === '张卫民');
+  const cardiologist = demo.accounts.find((a) => a.name === '王建国');
+  const server = await startServer(demo.dir);
+  const gpContext = await browser.newContext();
+  const hospitalContext = await browser.newContext();
+  try {
+    const g = await logIn(gpContext, server.base, gp);
+    await g.goto(`${server.base}/referrals`);
+    await g.locator('#beds summary').click();
+    await g.selectOption('#bed-request select[name=ward_id]', { label: '杭州城东人民医院 · 心内科一病区' });
+    await g.fill('#bed-request input[name=resident_id]', residentId('19580312', '024'));
+    await g.fill('#bed-request input[name=reason]', '心衰加重，需住院治疗');
+    await Promise.all([g.waitForNavigation(), g.click('#bed-request button[type=submit]')]);
+    const request = g.locator('#beds tbody tr', { hasText: '心衰加重' });
+    assert.match(await request.locator('.status').textContent(), /待审核/);
+
+    const h = await logIn(hospitalContext, server.base, cardiologist);
+    await h.goto(`${server.base}/referrals`);
+    const ward = h.locator('#beds tr', { hasText: '心内科一病区' }).first();
+    assert.match(await ward.locator('.free').textContent(), /30 \/ 30/);
+    const pending = h.locator('#beds tbody tr', { hasText: '心衰加重' });
+    await pending.locator('input[name=admit_on]').fill('2026-12-01');
+    await Promise.all([h.waitForNavigation(), pending.locator('button', { hasText: '收治入院' }).click()]);
+    assert.match(await h.locator('#beds tbody tr', { hasText: '心衰加重' }).locator('.status').textContent(), /已收治/);
+    assert.match(await h.locator('#beds tr', { hasText: '心内科一病区' }).first().locator('.free').textContent(), /29 \/ 30/);
+
+    // The demo's remote consultation waits for this expert's written opinion.
+    const consult = h.locator('#remote article[data-status=requested]').first();
+    await consult.locator('textarea[name=opinion]').fill('建议加用缬沙坦80mg，两周后复测血压。');
+    await Promise.all([h.waitForNavigation(), consult.locator('button[type=submit]').click()]);
+    await g.reload();
+    assert.match(await g.locator('#remote .opinion').first().textContent(), /缬沙坦80mg/);
+  } finally {
+    await gpContext.close();
+    await hospitalContext.close();
+    await server.stop();
+  }
+});

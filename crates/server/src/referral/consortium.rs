@@ -343,6 +343,7 @@ pub struct BedReviewInput {
 pub struct BedRequestView {
     pub id: String,
     pub ward_id: String,
+    pub ward_org_id: String,
     pub ward_name: String,
     pub patient_name: String,
     pub reason: String,
@@ -356,6 +357,7 @@ fn bed_view(b: &BedRequestRow) -> BedRequestView {
     BedRequestView {
         id: b.id.clone(),
         ward_id: b.ward_id.clone(),
+        ward_org_id: b.ward_org_id.clone(),
         ward_name: b.ward_name.clone(),
         patient_name: b.patient_name.clone(),
         reason: b.reason.clone(),

@@ -335,3 +335,24 @@ pub async fn answer(
         consortium::answer(&state, &caller, &id, input).await?,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::settings::Settings;
+
+    #[test]
+    fn deadlines_and_duplicate_windows_come_from_the_settings_file() {
+        let s: Settings = toml::from_str(
+            "[referral.deadlines]\nrequested_hours = 24\n\n[referral.duplicate_windows]\nct_days = 90\n",
+        )
+        .unwrap();
+        assert_eq!(s.referral.deadlines.requested_hours, 24);
+        assert_eq!(
+            s.referral.deadlines.seen_hours, 72,
+            "others keep their defaults"
+        );
+        assert_eq!(s.referral.duplicate_windows.ct_days, 90);
+        assert_eq!(s.referral.duplicate_windows.mri_days, 30);
+        assert!(toml::from_str::<Settings>("[referral.deadlines]\nrequested_hour = 1\n").is_err());
+    }
+}

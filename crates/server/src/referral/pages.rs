@@ -45,6 +45,11 @@ struct ListPage {
     doctors: Vec<Opt>,
     exam_types: Vec<Opt>,
     dashboards: Vec<Opt>,
+    wards: Vec<consortium::WardView>,
+    beds: Vec<consortium::BedRequestView>,
+    my_orgs: Vec<String>,
+    consults: Vec<consortium::RemoteConsultView>,
+    me: String,
 }
 
 async fn list_page(
@@ -60,11 +65,19 @@ async fn list_page(
     let rows = service::mine(&state, &caller).await?;
     let is_doctor = caller.has(Role::Doctor);
     let (mut hospitals, mut departments, mut doctors) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut wards, mut beds, mut my_orgs, mut consults) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut c = state.store.conn().await?;
     if is_doctor {
         let mut seen: Vec<String> = Vec::new();
+        let mut seen_cons: Vec<String> = Vec::new();
         for a in identity::affiliations_of(&mut c, &caller.account_id).await? {
+            my_orgs.push(a.org_id.clone());
             for cons in store::consortia_of_org(&mut c, &a.org_id).await? {
+                if !seen_cons.contains(&cons.id) {
+                    seen_cons.push(cons.id.clone());
+                    wards.extend(consortium::wards(&state, &caller, &cons.id).await?);
+                }
                 let mut orgs = org::members_of(&mut c, &cons.id).await?;
                 if let Some(lead) = org::org(&mut c, &cons.lead_org_id).await? {
                     orgs.push(lead);
@@ -110,6 +123,10 @@ async fn list_page(
             }
         }
     }
+    if is_doctor {
+        beds = consortium::bed_requests(&state, &caller).await?;
+        consults = consortium::remote_consults(&state, &caller).await?;
+    }
     let mut dashboards = Vec::new();
     for id in caller.scopes(Role::ConsortiumAdmin) {
         if let Some(cons) = org::consortium(&mut c, id).await? {
@@ -141,6 +158,11 @@ async fn list_page(
             doctors,
             exam_types,
             dashboards,
+            wards,
+            beds,
+            my_orgs,
+            consults,
+            me: caller.account_id.clone(),
         },
         &lang,
     )
@@ -177,6 +199,14 @@ impl DetailPage {
 impl ListPage {
     fn st(&self, status: &str) -> &'static str {
         self.f.lang.t(&format!("ref_s_{status}"))
+    }
+
+    fn bs(&self, status: &str) -> &'static str {
+        self.f.lang.t(&format!("ref_b_{status}"))
+    }
+
+    fn reviews(&self, b: &consortium::BedRequestView) -> bool {
+        b.status != "declined" && b.status != "discharged" && self.my_orgs.contains(&b.ward_org_id)
     }
 }
 
@@ -377,6 +407,30 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("ref_s_results_returned", "结果已回传", "Results returned"),
     ("ref_s_referred_down", "已下转", "Referred down"),
     ("ref_s_closed", "已闭环", "Closed"),
+    ("ref_beds", "床位预约", "Bed reservation"),
+    ("ref_ward", "病区", "Ward"),
+    ("ref_beds_free", "空床/总床位", "Free / total beds"),
+    ("ref_request_bed", "申请住院床位", "Request a bed"),
+    ("ref_admit", "收治入院", "Admit"),
+    ("ref_admit_on", "入院日期", "Admission date"),
+    ("ref_discharge", "出院", "Discharge"),
+    ("ref_b_requested", "待审核", "Awaiting review"),
+    ("ref_b_admitted", "已收治", "Admitted"),
+    ("ref_b_declined", "未收治", "Declined"),
+    ("ref_b_discharged", "已出院", "Discharged"),
+    ("ref_remote", "远程会诊", "Remote consultation"),
+    ("ref_expert", "会诊专家", "Expert"),
+    ("ref_question", "会诊问题", "Question"),
+    ("ref_records", "病历资料", "Records"),
+    ("ref_opinion", "会诊意见", "Opinion"),
+    ("ref_ask", "申请会诊", "Ask for an opinion"),
+    ("ref_answer", "提交会诊意见", "Send the opinion"),
+    ("ref_no_free_beds_short", "无空床", "No free bed"),
+    (
+        "ref_already_answered",
+        "该会诊已答复。",
+        "Already answered.",
+    ),
     // error codes
     (
         "ref_illegal_transition",
