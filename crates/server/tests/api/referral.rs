@@ -1207,3 +1207,96 @@ async fn a_downward_referral_carries_a_follow_up_plan_and_the_community_closes_i
     assert_eq!(r["status"], "closed");
     assert_eq!(r["follow_up_plan"], "双抗12个月，每2周社区随访血压心率。");
 }
+
+#[tokio::test]
+async fn accepting_books_the_patient_a_visit_slot_and_cancelling_gives_it_back() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let date = (chrono::Utc::now() + chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let resp = app
+        .post(
+            &format!("/api/v1/doctors/{}/extra-hours", w.cardiologist.id),
+            Some(&w.hospital_admin),
+            &json!({"org_id": w.hospital, "date": date, "start": "09:00", "end": "09:15", "slot_minutes": 15,
+                    "capacity": 1, "slot_type": "expert", "fee_fen": 5000, "mode": "offline"}),
+        )
+        .await;
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let now = ihos_store::now_ms();
+    let mut c = app.state.store.conn().await.unwrap();
+    let slot = ihos_store::scheduling::open_slots_of_doctor(
+        &mut c,
+        &w.cardiologist.id,
+        now,
+        now + 10 * 86_400_000,
+    )
+    .await
+    .unwrap()
+    .remove(0);
+    drop(c);
+    let id = s(&visit_referral(&app, &w).await["id"]);
+    let r = step_ok(
+        &app,
+        &w.cardiologist.session,
+        &id,
+        "accept",
+        json!({"slot_id": slot.id}),
+    )
+    .await;
+    let appointment = s(&r["appointment_id"]);
+    // The patient finds the booking among their appointments.
+    let mine: Value = app
+        .get("/api/v1/me/appointments", Some(&w.patient.session))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let booked = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == appointment.as_str())
+        .expect("booked");
+    assert_eq!(booked["status"], "booked");
+    assert_eq!(booked["doctor_id"], w.cardiologist.id.as_str());
+    let mut c = app.state.store.conn().await.unwrap();
+    assert_eq!(
+        ihos_store::scheduling::slot(&mut c, &slot.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining,
+        0
+    );
+    drop(c);
+    // The referring doctor cancels before the visit: booking cancelled, seat back.
+    step_ok(
+        &app,
+        &w.community_doctor.session,
+        &id,
+        "cancel",
+        json!({"reason": "患者病情好转，暂不转诊"}),
+    )
+    .await;
+    let a: Value = app
+        .get(
+            &format!("/api/v1/appointments/{appointment}"),
+            Some(&w.patient.session),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a["status"], "cancelled");
+    let mut c = app.state.store.conn().await.unwrap();
+    assert_eq!(
+        ihos_store::scheduling::slot(&mut c, &slot.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining,
+        1
+    );
+}
