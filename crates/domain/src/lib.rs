@@ -8,6 +8,7 @@ pub mod imaging;
 pub mod org;
 pub mod payment;
 pub mod pharmacy;
+pub mod referral;
 pub mod scheduling;
 
 pub use error::DomainError;

@@ -18,6 +18,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 use crate::crypto::Vault;
+use crate::referral;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{consultation, identity, imaging, org, scheduling, web};
@@ -58,6 +59,11 @@ use crate::{payment, pharmacy};
         pharmacy::consultation_order,
         payment::my_orders, payment::order, payment::pay, payment::cancel, payment::callback,
         payment::sandbox_confirm,
+        referral::create_referral, referral::my_referrals, referral::referral, referral::referral_step,
+        referral::exam_history, referral::list_privileges, referral::grant_privilege,
+        referral::list_exam_slots, referral::add_exam_slot, referral::add_ward, referral::wards,
+        referral::dashboard, referral::bed_requests, referral::request_bed, referral::review_bed,
+        referral::remote_consults, referral::ask_expert, referral::remote_consult, referral::answer,
     ),
     tags((name = "identity"), (name = "organisations"), (name = "scheduling"), (name = "imaging"), (name = "consultation"))
 )]
@@ -99,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(consultation::router())
         .merge(pharmacy::router())
         .merge(payment::router())
+        .merge(referral::router())
         .fallback(api_not_found);
     // DICOM uploads are large: their own body limit instead of the 2 MiB one.
     let dicom_limit = state.settings.dicom_max_upload_mb as usize * 1024 * 1024;
@@ -239,6 +246,7 @@ pub async fn serve_on(
     let jobs = consultation::expire_job::spawn(state.clone());
     state.payments.bind_callback_base(addr);
     let payment_jobs = payment::timeout_job::spawn(state.clone());
+    let referral_jobs = referral::overdue_job::spawn(state.clone());
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -247,6 +255,7 @@ pub async fn serve_on(
     .await?;
     jobs.abort();
     payment_jobs.abort();
+    referral_jobs.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

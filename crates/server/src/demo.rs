@@ -463,6 +463,7 @@ pub async fn load(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
         .map_err(err)?;
     crate::consultation::demo::load(state).await.map_err(err)?;
     crate::pharmacy::demo::load(state).await.map_err(err)?;
+    crate::referral::demo::load(state).await.map_err(err)?;
     Ok(accounts)
 }
 

@@ -29,6 +29,7 @@ const TABLES: &[&[(&str, &str, &str)]] = &[
     crate::consultation::TEXT,
     crate::pharmacy::TEXT,
     crate::payment::TEXT,
+    crate::referral::TEXT,
 ];
 
 fn all_text() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

@@ -13,6 +13,7 @@ mod json;
 pub mod org;
 pub mod payment;
 pub mod pharmacy;
+pub mod referral;
 pub mod scheduling;
 pub mod settings;
 pub mod state;

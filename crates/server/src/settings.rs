@@ -52,6 +52,8 @@ pub struct Settings {
     pub pharmacy: crate::pharmacy::PharmacySettings,
     /// Payment: order and payment timeouts, provider secret, fees.
     pub payment: crate::payment::PaymentSettings,
+    /// Referral deadlines per state and duplicate-exam windows per exam type.
+    pub referral: ihos_domain::referral::Policy,
 }
 
 impl Default for Settings {
@@ -80,6 +82,7 @@ impl Default for Settings {
             record_retention_years: 15,
             pharmacy: crate::pharmacy::PharmacySettings::default(),
             payment: crate::payment::PaymentSettings::default(),
+            referral: ihos_domain::referral::Policy::default(),
         }
     }
 }
@@ -120,6 +123,7 @@ impl std::fmt::Debug for Settings {
             .field("record_retention_years", &self.record_retention_years)
             .field("pharmacy", &self.pharmacy)
             .field("payment", &self.payment)
+            .field("referral", &self.referral)
             .finish()
     }
 }

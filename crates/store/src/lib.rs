@@ -10,6 +10,7 @@ pub mod imaging;
 pub mod org;
 pub mod payment;
 pub mod pharmacy;
+pub mod referral;
 pub mod scheduling;
 pub mod session;
 pub mod testing;

@@ -9,4 +9,5 @@ mod imaging;
 mod ops;
 mod organisations;
 mod pharmacy;
+mod referral;
 mod scheduling;
