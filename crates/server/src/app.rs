@@ -21,6 +21,7 @@ use crate::crypto::Vault;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{consultation, identity, imaging, org, scheduling, web};
+use crate::{followup, nursing};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,6 +51,15 @@ use crate::{consultation, identity, imaging, org, scheduling, web};
         consultation::reply, consultation::doctor_reviews, consultation::doctor_packages,
         consultation::create_package, consultation::subscribe, consultation::subscription,
         consultation::policy, consultation::set_policy,
+        nursing::list_services, nursing::create_service, nursing::list_nurses,
+        nursing::put_qualifications, nursing::hospital_orders, nursing::create_assessment,
+        nursing::create_order, nursing::my_orders, nursing::assigned_orders, nursing::order_record,
+        nursing::dev_payment, nursing::assign_nurse, nursing::accept_order, nursing::decline_order,
+        nursing::check_in_visit, nursing::check_out_visit, nursing::cancel_order,
+        nursing::raise_safety_alert, nursing::review_visit,
+        followup::list_templates, followup::assign_plan, followup::my_plans, followup::doctor_plans,
+        followup::plan, followup::complete_task, followup::alerts, followup::acknowledge,
+        followup::figures,
     ),
     tags((name = "identity"), (name = "organisations"), (name = "scheduling"), (name = "imaging"), (name = "consultation"))
 )]
@@ -84,6 +94,8 @@ pub fn router(state: AppState) -> Router {
         .merge(scheduling::router())
         .merge(imaging::router())
         .merge(consultation::router())
+        .merge(nursing::router())
+        .merge(followup::router())
         .fallback(api_not_found);
     // DICOM uploads are large: their own body limit instead of the 2 MiB one.
     let dicom_limit = state.settings.dicom_max_upload_mb as usize * 1024 * 1024;
@@ -222,6 +234,7 @@ pub async fn serve_on(
     tracing::info!(%addr, backend = ?state.store.backend(), "listening");
     let store = state.store.clone();
     let jobs = consultation::expire_job::spawn(state.clone());
+    let followup_jobs = followup::jobs::spawn(state.clone());
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -229,6 +242,7 @@ pub async fn serve_on(
     .with_graceful_shutdown(shutdown)
     .await?;
     jobs.abort();
+    followup_jobs.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

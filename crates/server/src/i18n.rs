@@ -27,6 +27,8 @@ const TABLES: &[&[(&str, &str, &str)]] = &[
     crate::scheduling::TEXT,
     crate::imaging::TEXT,
     crate::consultation::TEXT,
+    crate::nursing::TEXT,
+    crate::followup::TEXT,
 ];
 
 fn all_text() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

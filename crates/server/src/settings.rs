@@ -48,6 +48,10 @@ pub struct Settings {
     pub message_retention_years: i64,
     /// Consultation records are kept at least this many years (never less than 15).
     pub record_retention_years: i64,
+    /// Home nursing: assessment window, nurse years, order windows (`[nursing]`).
+    pub nursing: ihos_domain::nursing::Policy,
+    /// Follow-up plans: grace before a task is missed, job interval (`[followup]`).
+    pub followup: ihos_domain::followup::Policy,
 }
 
 impl Default for Settings {
@@ -74,6 +78,8 @@ impl Default for Settings {
             picture_max_bytes: 1_900_000,
             message_retention_years: 3,
             record_retention_years: 15,
+            nursing: ihos_domain::nursing::Policy::default(),
+            followup: ihos_domain::followup::Policy::default(),
         }
     }
 }
@@ -112,6 +118,8 @@ impl std::fmt::Debug for Settings {
             .field("picture_max_bytes", &self.picture_max_bytes)
             .field("message_retention_years", &self.message_retention_years)
             .field("record_retention_years", &self.record_retention_years)
+            .field("nursing", &self.nursing)
+            .field("followup", &self.followup)
             .finish()
     }
 }
@@ -198,6 +206,21 @@ impl Settings {
         }
         if let Some(v) = get("IHOS_RECORD_RETENTION_YEARS") {
             self.record_retention_years = num("IHOS_RECORD_RETENTION_YEARS", v)?;
+        }
+        if let Some(v) = get("IHOS_NURSING_ASSESSMENT_DAYS") {
+            self.nursing.assessment_days = num("IHOS_NURSING_ASSESSMENT_DAYS", v)?.max(1);
+        }
+        if let Some(v) = get("IHOS_NURSING_MIN_NURSE_YEARS") {
+            self.nursing.min_nurse_years = num("IHOS_NURSING_MIN_NURSE_YEARS", v)?.max(0);
+        }
+        if let Some(v) = get("IHOS_NURSING_MIN_LEAD_HOURS") {
+            self.nursing.min_lead_hours = num("IHOS_NURSING_MIN_LEAD_HOURS", v)?.max(0);
+        }
+        if let Some(v) = get("IHOS_NURSING_DEV_PAYMENT") {
+            self.nursing.dev_payment = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = get("IHOS_FOLLOWUP_GRACE_HOURS") {
+            self.followup.grace_hours = num("IHOS_FOLLOWUP_GRACE_HOURS", v)?.max(1);
         }
         // The rules of online care set floors; a setting may only lengthen them.
         self.message_retention_years = self.message_retention_years.max(3);

@@ -1,0 +1,8 @@
+//! Demo data for home nursing.
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+pub async fn load(_state: &AppState) -> ApiResult<()> {
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Web pages for nursing.
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+}
+
+pub const TEXT: &[(&str, &str, &str)] = &[];
