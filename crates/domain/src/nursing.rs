@@ -111,7 +111,7 @@ impl ServiceSpec {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         {
             return Err(DomainError::new(
-                "invalid_code",
+                "invalid_service_code",
                 "The service code is 1-40 lower-case letters, digits or '_', e.g. picc_maintenance.",
             )
             .on("code"));
@@ -124,7 +124,7 @@ impl ServiceSpec {
         }
         if !(0..=10_000_000).contains(&fee_fen) {
             return Err(DomainError::new(
-                "invalid_fee",
+                "invalid_service_fee",
                 "The fee is in fen, from 0 to 10,000,000 (¥100,000).",
             )
             .on("fee_fen"));
@@ -242,7 +242,7 @@ pub fn parse_local_time(s: &str, field: &'static str) -> Result<i64, DomainError
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
         .map_err(|_| {
             DomainError::new(
-                "invalid_time",
+                "invalid_visit_time",
                 "Give the time as YYYY-MM-DDTHH:MM (Beijing time).",
             )
             .on(field)
@@ -251,21 +251,21 @@ pub fn parse_local_time(s: &str, field: &'static str) -> Result<i64, DomainError
         .from_local_datetime(&naive)
         .single()
         .map(|t| t.timestamp_millis())
-        .ok_or_else(|| DomainError::new("invalid_time", "No such local time.").on(field))
+        .ok_or_else(|| DomainError::new("invalid_visit_time", "No such local time.").on(field))
 }
 
 /// The visit window: in the future (lead time), not too far, not too long.
 pub fn check_window(start: i64, end: i64, now: i64, policy: &Policy) -> Result<(), DomainError> {
     if end <= start {
         return Err(DomainError::new(
-            "invalid_window",
+            "invalid_visit_window",
             "The end of the visit window must be after its start.",
         )
         .on("window_end"));
     }
     if end - start > policy.max_window_hours * HOUR_MS {
         return Err(DomainError::new(
-            "invalid_window",
+            "invalid_visit_window",
             format!(
                 "A visit window is at most {} hours long.",
                 policy.max_window_hours
@@ -275,7 +275,7 @@ pub fn check_window(start: i64, end: i64, now: i64, policy: &Policy) -> Result<(
     }
     if start < now + policy.min_lead_hours * HOUR_MS {
         return Err(DomainError::new(
-            "invalid_window",
+            "invalid_visit_window",
             format!(
                 "The visit window must start at least {} hours from now.",
                 policy.min_lead_hours
@@ -285,7 +285,7 @@ pub fn check_window(start: i64, end: i64, now: i64, policy: &Policy) -> Result<(
     }
     if start > now + policy.max_days_ahead * 24 * HOUR_MS {
         return Err(DomainError::new(
-            "invalid_window",
+            "invalid_visit_window",
             format!(
                 "Visits can be ordered up to {} days ahead.",
                 policy.max_days_ahead
@@ -519,7 +519,7 @@ mod tests {
         let e = ServiceSpec::parse("PICC!", "x", 1, 60, 5, None, &p).unwrap_err();
         assert_eq!(e.field, Some("code"));
         let e = ServiceSpec::parse("a", "x", -1, 60, 5, None, &p).unwrap_err();
-        assert_eq!(e.code, "invalid_fee");
+        assert_eq!(e.code, "invalid_service_fee");
         let e = ServiceSpec::parse("a", "x", 1, 60, 5, Some("magic"), &p).unwrap_err();
         assert_eq!(e.code, "invalid_qualification");
     }

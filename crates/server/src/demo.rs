@@ -462,6 +462,9 @@ pub async fn load(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
         .await
         .map_err(err)?;
     crate::consultation::demo::load(state).await.map_err(err)?;
+    crate::nursing::demo::load(state, &hospital.id)
+        .await
+        .map_err(err)?;
     Ok(accounts)
 }
 

@@ -327,3 +327,19 @@ pub async fn figures(
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// Patients in `doctor_id`'s care at `at` (for assigning a plan).
+pub async fn patients_in_care(
+    conn: &mut AnyConnection,
+    doctor_id: &str,
+    at: i64,
+) -> StoreResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT p.id, p.name FROM care_relationships c JOIN patients p ON p.id = c.patient_id \
+         WHERE c.practitioner_id = $1 AND c.starts_at <= $2 AND c.ends_at > $2 ORDER BY p.name, p.id",
+    )
+    .bind(doctor_id)
+    .bind(at)
+    .fetch_all(&mut *conn)
+    .await?)
+}

@@ -160,7 +160,7 @@ pub struct ReviewInput {
     pub text: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PlaceView {
     pub lat: f64,
     pub lng: f64,
@@ -173,7 +173,7 @@ fn place(lat: Option<i64>, lng: Option<i64>) -> Option<PlaceView> {
     })
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderView {
     pub id: String,
     pub service_id: String,
@@ -1357,9 +1357,10 @@ pub async fn review(
     )
     .await
     .map_err(|e| match e {
-        StoreError::Duplicate { .. } => {
-            conflict("already_reviewed", "This visit has already been reviewed.")
-        }
+        StoreError::Duplicate { .. } => conflict(
+            "nursing_already_reviewed",
+            "This visit has already been reviewed.",
+        ),
         other => other.into(),
     })?;
     let ground = read_ground(&mut tx, &row, side, caller).await?;

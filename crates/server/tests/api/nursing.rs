@@ -575,7 +575,7 @@ async fn every_visit_has_a_complete_audited_record() {
     assert_error(
         step(&app, &patient.session, &id, "review", json!({"rating": 4})).await,
         StatusCode::CONFLICT,
-        "already_reviewed",
+        "nursing_already_reviewed",
     )
     .await;
 
@@ -751,5 +751,5 @@ async fn a_cancelled_paid_order_is_refunded_and_cannot_be_paid_again() {
             &json!({"service_id": service, "address": ADDRESS, "window_start": "2020-01-01T09:00", "window_end": "2020-01-01T10:00"}),
         )
         .await;
-    assert_error(r, StatusCode::BAD_REQUEST, "invalid_window").await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_visit_window").await;
 }
