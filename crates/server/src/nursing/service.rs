@@ -95,6 +95,7 @@ pub struct AssessmentInput {
     /// The hospital the assessor works for.
     pub org_id: String,
     /// What was assessed (condition, suitability for care at home).
+    #[serde(default)]
     pub note: String,
 }
 
@@ -140,6 +141,7 @@ pub struct CheckOutInput {
     pub lat: f64,
     pub lng: f64,
     /// What was done at the visit (required).
+    #[serde(default)]
     pub record: String,
     /// Vital signs and observations, free text (optional).
     pub vitals: Option<String>,
@@ -149,6 +151,7 @@ pub struct CheckOutInput {
 pub struct SafetyInput {
     /// patient_deterioration, violence_or_threat, unsafe_environment, other
     pub kind: String,
+    #[serde(default)]
     pub note: String,
     pub lat: Option<f64>,
     pub lng: Option<f64>,
