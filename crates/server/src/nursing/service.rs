@@ -1461,6 +1461,20 @@ async fn list(
     let mut out = Vec::new();
     for row in store::orders_where(&mut c, filter).await? {
         if let Some(side) = side_of(&row, caller) {
+            if side != Side::Patient {
+                // Staff lists show patient data (masked for dispatch): audited.
+                let ground = read_ground(&mut c, &row, side, caller).await?;
+                audit_entry(
+                    &mut c,
+                    Some(caller),
+                    "nursing.list",
+                    "patient",
+                    &row.patient_id,
+                    ground,
+                    Some(&row.org_id),
+                )
+                .await?;
+            }
             out.push(view_for(state, &mut c, &row, side, caller).await?);
         }
     }
