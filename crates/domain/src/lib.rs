@@ -3,8 +3,10 @@
 pub mod access;
 pub mod consultation;
 mod error;
+pub mod followup;
 pub mod identity;
 pub mod imaging;
+pub mod nursing;
 pub mod org;
 pub mod payment;
 pub mod pharmacy;

@@ -23,6 +23,7 @@ use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{consultation, identity, imaging, org, scheduling, web};
 use crate::{payment, pharmacy};
+use crate::{followup, nursing};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -64,6 +65,15 @@ use crate::{payment, pharmacy};
         referral::list_exam_slots, referral::add_exam_slot, referral::add_ward, referral::wards,
         referral::dashboard, referral::bed_requests, referral::request_bed, referral::review_bed,
         referral::remote_consults, referral::ask_expert, referral::remote_consult, referral::answer,
+        nursing::list_services, nursing::create_service, nursing::list_nurses,
+        nursing::put_qualifications, nursing::hospital_orders, nursing::create_assessment,
+        nursing::create_order, nursing::my_orders, nursing::assigned_orders, nursing::order_record,
+        nursing::dev_payment, nursing::assign_nurse, nursing::accept_order, nursing::decline_order,
+        nursing::check_in_visit, nursing::check_out_visit, nursing::cancel_order,
+        nursing::raise_safety_alert, nursing::review_visit,
+        followup::list_templates, followup::assign_plan, followup::my_plans, followup::doctor_plans,
+        followup::plan, followup::complete_task, followup::alerts, followup::acknowledge,
+        followup::figures,
     ),
     tags((name = "identity"), (name = "organisations"), (name = "scheduling"), (name = "imaging"), (name = "consultation"))
 )]
@@ -106,6 +116,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pharmacy::router())
         .merge(payment::router())
         .merge(referral::router())
+        .merge(nursing::router())
+        .merge(followup::router())
         .fallback(api_not_found);
     // DICOM uploads are large: their own body limit instead of the 2 MiB one.
     let dicom_limit = state.settings.dicom_max_upload_mb as usize * 1024 * 1024;
@@ -247,6 +259,7 @@ pub async fn serve_on(
     state.payments.bind_callback_base(addr);
     let payment_jobs = payment::timeout_job::spawn(state.clone());
     let referral_jobs = referral::overdue_job::spawn(state.clone());
+    let followup_jobs = followup::jobs::spawn(state.clone());
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -256,6 +269,7 @@ pub async fn serve_on(
     jobs.abort();
     payment_jobs.abort();
     referral_jobs.abort();
+    followup_jobs.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

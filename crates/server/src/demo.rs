@@ -464,6 +464,9 @@ pub async fn load(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
     crate::consultation::demo::load(state).await.map_err(err)?;
     crate::pharmacy::demo::load(state).await.map_err(err)?;
     crate::referral::demo::load(state).await.map_err(err)?;
+    crate::nursing::demo::load(state, &hospital.id)
+        .await
+        .map_err(err)?;
     Ok(accounts)
 }
 

@@ -30,6 +30,8 @@ const TABLES: &[&[(&str, &str, &str)]] = &[
     crate::pharmacy::TEXT,
     crate::payment::TEXT,
     crate::referral::TEXT,
+    crate::nursing::TEXT,
+    crate::followup::TEXT,
 ];
 
 fn all_text() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

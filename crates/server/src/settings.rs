@@ -54,6 +54,10 @@ pub struct Settings {
     pub payment: crate::payment::PaymentSettings,
     /// Referral deadlines per state and duplicate-exam windows per exam type.
     pub referral: ihos_domain::referral::Policy,
+    /// Home nursing: assessment window, nurse years, order windows (`[nursing]`).
+    pub nursing: ihos_domain::nursing::Policy,
+    /// Follow-up plans: grace before a task is missed, job interval (`[followup]`).
+    pub followup: ihos_domain::followup::Policy,
 }
 
 impl Default for Settings {
@@ -83,6 +87,8 @@ impl Default for Settings {
             pharmacy: crate::pharmacy::PharmacySettings::default(),
             payment: crate::payment::PaymentSettings::default(),
             referral: ihos_domain::referral::Policy::default(),
+            nursing: ihos_domain::nursing::Policy::default(),
+            followup: ihos_domain::followup::Policy::default(),
         }
     }
 }
@@ -124,6 +130,8 @@ impl std::fmt::Debug for Settings {
             .field("pharmacy", &self.pharmacy)
             .field("payment", &self.payment)
             .field("referral", &self.referral)
+            .field("nursing", &self.nursing)
+            .field("followup", &self.followup)
             .finish()
     }
 }
@@ -223,6 +231,21 @@ impl Settings {
         if let Some(v) = get("IHOS_PAYMENT_ORDER_TIMEOUT_MINUTES") {
             self.payment.order_timeout_minutes =
                 num("IHOS_PAYMENT_ORDER_TIMEOUT_MINUTES", v)?.max(1);
+        }
+        if let Some(v) = get("IHOS_NURSING_ASSESSMENT_DAYS") {
+            self.nursing.assessment_days = num("IHOS_NURSING_ASSESSMENT_DAYS", v)?.max(1);
+        }
+        if let Some(v) = get("IHOS_NURSING_MIN_NURSE_YEARS") {
+            self.nursing.min_nurse_years = num("IHOS_NURSING_MIN_NURSE_YEARS", v)?.max(0);
+        }
+        if let Some(v) = get("IHOS_NURSING_MIN_LEAD_HOURS") {
+            self.nursing.min_lead_hours = num("IHOS_NURSING_MIN_LEAD_HOURS", v)?.max(0);
+        }
+        if let Some(v) = get("IHOS_NURSING_DEV_PAYMENT") {
+            self.nursing.dev_payment = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = get("IHOS_FOLLOWUP_GRACE_HOURS") {
+            self.followup.grace_hours = num("IHOS_FOLLOWUP_GRACE_HOURS", v)?.max(1);
         }
         // The rules of online care set floors; a setting may only lengthen them.
         self.message_retention_years = self.message_retention_years.max(3);

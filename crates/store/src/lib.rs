@@ -5,8 +5,10 @@
 pub mod audit;
 pub mod consultation;
 pub mod events;
+pub mod followup;
 pub mod identity;
 pub mod imaging;
+pub mod nursing;
 pub mod org;
 pub mod payment;
 pub mod pharmacy;

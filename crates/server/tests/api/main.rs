@@ -4,8 +4,10 @@
 mod helpers;
 
 mod consultation;
+mod followup;
 mod identity;
 mod imaging;
+mod nursing;
 mod ops;
 mod organisations;
 mod pharmacy;
