@@ -1,14 +1,11 @@
 // One home-nursing order end to end in the browser: the patient orders
-// (the demo has the hospital's assessment on record), pays (development
-// payment until the payment module lands), the hospital dispatches a
+// (the demo has the hospital's assessment on record), pays the visit's order
+// in the payment sandbox, the hospital dispatches a
 // qualified nurse, the nurse accepts, checks in and out with a record, and
 // the patient reviews the visit.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, loadDemo } from './harness.mjs';
-
-// The spawned server inherits this (see harness envFor): the pay button.
-process.env.IHOS_NURSING_DEV_PAYMENT = '1';
 
 let browser;
 before(async () => { browser = await launchBrowser(); });
@@ -51,7 +48,14 @@ test('a patient orders PICC care at home; a qualified nurse visits and records i
     const row = p.locator('#nursing-mine tbody tr', { hasText: 'PICC导管维护' });
     assert.equal(await row.locator('.status').textContent(), '待支付');
     const orderId = await row.getAttribute('data-id');
-    await Promise.all([p.waitForEvent('load'), row.locator('button.pay').click()]);
+    await Promise.all([p.waitForURL('**/orders/*'), row.locator('a.pay').click()]);
+    assert.equal(await p.locator('#order-items tbody tr[data-kind=nursing_service]').count(), 1);
+    assert.equal(await p.locator('#total-self').textContent(), '¥150.00');
+    await Promise.all([p.waitForURL('**/payment/sandbox/*'), p.click('#pay')]);
+    assert.equal(await p.locator('#sandbox-amount').textContent(), '¥150.00');
+    await Promise.all([p.waitForURL('**/orders/*', { timeout: 15000 }), p.click('#sandbox-confirm')]);
+    await p.locator('#order[data-status=paid]').waitFor();
+    await p.goto(`${server.base}/nursing`);
     assert.equal(await p.locator(`#nursing-mine tr[data-id="${orderId}"] .status`).textContent(), '已支付，待派单');
 
     // The hospital dispatches: only qualified nurses are offered; the address is masked.

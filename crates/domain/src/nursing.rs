@@ -35,9 +35,6 @@ pub struct Policy {
     pub max_days_ahead: i64,
     /// Longest time window a patient may give.
     pub max_window_hours: i64,
-    /// Development only: a button that marks an order paid without the
-    /// payment module. Never enable in production.
-    pub dev_payment: bool,
 }
 
 impl Default for Policy {
@@ -49,7 +46,6 @@ impl Default for Policy {
             min_lead_hours: 2,
             max_days_ahead: 14,
             max_window_hours: 4,
-            dev_payment: false,
         }
     }
 }

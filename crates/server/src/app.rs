@@ -22,8 +22,8 @@ use crate::referral;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{consultation, identity, imaging, org, scheduling, web};
-use crate::{payment, pharmacy};
 use crate::{followup, nursing};
+use crate::{payment, pharmacy};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -68,7 +68,7 @@ use crate::{followup, nursing};
         nursing::list_services, nursing::create_service, nursing::list_nurses,
         nursing::put_qualifications, nursing::hospital_orders, nursing::create_assessment,
         nursing::create_order, nursing::my_orders, nursing::assigned_orders, nursing::order_record,
-        nursing::dev_payment, nursing::assign_nurse, nursing::accept_order, nursing::decline_order,
+        nursing::assign_nurse, nursing::accept_order, nursing::decline_order,
         nursing::check_in_visit, nursing::check_out_visit, nursing::cancel_order,
         nursing::raise_safety_alert, nursing::review_visit,
         followup::list_templates, followup::assign_plan, followup::my_plans, followup::doctor_plans,

@@ -241,9 +241,6 @@ impl Settings {
         if let Some(v) = get("IHOS_NURSING_MIN_LEAD_HOURS") {
             self.nursing.min_lead_hours = num("IHOS_NURSING_MIN_LEAD_HOURS", v)?.max(0);
         }
-        if let Some(v) = get("IHOS_NURSING_DEV_PAYMENT") {
-            self.nursing.dev_payment = matches!(v.as_str(), "1" | "true" | "yes");
-        }
         if let Some(v) = get("IHOS_FOLLOWUP_GRACE_HOURS") {
             self.followup.grace_hours = num("IHOS_FOLLOWUP_GRACE_HOURS", v)?.max(1);
         }

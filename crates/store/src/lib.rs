@@ -140,8 +140,15 @@ impl Store {
         Ok(self.pool.acquire().await?)
     }
 
+    /// On SQLite the transaction takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred one that reads and then writes (an audited
+    /// read, say) fails with `SQLITE_BUSY` instead of waiting when another
+    /// writer committed in between; the busy timeout covers only the start.
     pub async fn begin(&self) -> StoreResult<Transaction<'static, sqlx::Any>> {
-        Ok(self.pool.begin().await?)
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _ => self.pool.begin().await?,
+        })
     }
 
     /// For readiness probes: one round trip to the database.

@@ -44,6 +44,19 @@ pub async fn run_once(state: &AppState, now: i64) -> ApiResult<usize> {
         if let Some(sub) = &row.subscription_id {
             cstore::restore_subscription(&mut tx, sub).await?;
         }
+        let pending_refund = match crate::payment::service::withdraw_visit_in(
+            &mut tx,
+            "consultation",
+            &row.id,
+            "the doctor did not answer in time",
+            now,
+        )
+        .await
+        {
+            Ok(p) => p,
+            // The patient is paying at this moment: expire it on the next pass.
+            Err(_) => continue,
+        };
         let recipient = row
             .patient_account_id
             .as_deref()
@@ -83,6 +96,9 @@ pub async fn run_once(state: &AppState, now: i64) -> ApiResult<usize> {
         tx.commit()
             .await
             .map_err(crate::error::ApiError::internal)?;
+        if let Some(r) = pending_refund {
+            crate::payment::service::finish_refund(state, r).await;
+        }
         super::service::publish_status(state, &row.id, to);
         done += 1;
     }

@@ -511,10 +511,25 @@ fn patient_side_recipient(row: &ConsultationRow) -> Option<&str> {
 
 /// Give back what was paid for a consultation that did not happen: the
 /// package use, or the fee (a refund instruction for the payment worker).
-async fn refund(conn: &mut AnyConnection, row: &ConsultationRow, now: i64) -> ApiResult<()> {
+/// The consultation ended without care: give back the package use, and
+/// cancel (or refund in full) the visit's payment order. Answers the refund
+/// to send to the provider after commit.
+async fn refund(
+    conn: &mut AnyConnection,
+    row: &ConsultationRow,
+    now: i64,
+) -> ApiResult<Option<crate::payment::service::PendingRefund>> {
     if let Some(sub) = &row.subscription_id {
         cstore::restore_subscription(conn, sub).await?;
     }
+    let pending = crate::payment::service::withdraw_visit_in(
+        conn,
+        "consultation",
+        &row.id,
+        "the consultation ended before care",
+        now,
+    )
+    .await?;
     if row.fee_fen > 0 {
         cstore::outbox(
             conn,
@@ -525,7 +540,7 @@ async fn refund(conn: &mut AnyConnection, row: &ConsultationRow, now: i64) -> Ap
         )
         .await?;
     }
-    Ok(())
+    Ok(pending)
 }
 
 // ------------------------------------------------------------------ use cases
@@ -878,9 +893,11 @@ pub async fn act(
         ..Default::default()
     };
     let to = apply(&mut tx, &row, action, now, &ch).await?;
-    if refunds {
-        refund(&mut tx, &row, now).await?;
-    }
+    let pending_refund = if refunds {
+        refund(&mut tx, &row, now).await?
+    } else {
+        None
+    };
     let recipient = match side {
         Side::Doctor => patient_side_recipient(&row),
         Side::Patient => Some(row.doctor_id.as_str()),
@@ -904,7 +921,11 @@ pub async fn act(
         .await?;
     }
     let audit_action = format!("consultation.{}", action.as_str());
-    finish(state, caller, tx, id, &audit_action, to).await
+    let view = finish(state, caller, tx, id, &audit_action, to).await?;
+    if let Some(r) = pending_refund {
+        crate::payment::service::finish_refund(state, r).await;
+    }
+    Ok(view)
 }
 
 /// The doctor hands the case to the next tier (GP → specialist → expert's

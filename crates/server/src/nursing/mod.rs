@@ -42,7 +42,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/nursing/orders", get(my_orders).post(create_order))
         .route("/api/v1/nursing/assigned", get(assigned_orders))
         .route("/api/v1/nursing/orders/{id}", get(order_record))
-        .route("/api/v1/nursing/orders/{id}/dev-pay", post(dev_payment))
         .route("/api/v1/nursing/orders/{id}/assign", post(assign_nurse))
         .route("/api/v1/nursing/orders/{id}/accept", post(accept_order))
         .route("/api/v1/nursing/orders/{id}/decline", post(decline_order))
@@ -199,17 +198,6 @@ pub async fn order_record(
     Path(id): Path<String>,
 ) -> ApiResult<AxumJson<OrderRecord>> {
     Ok(AxumJson(service::get(&state, &caller, &id).await?))
-}
-
-/// Development only (setting nursing.dev_payment): mark the order paid.
-#[utoipa::path(post, path = "/api/v1/nursing/orders/{id}/dev-pay", tag = "nursing",
-    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody)))]
-pub async fn dev_payment(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<AxumJson<OrderView>> {
-    Ok(AxumJson(service::dev_pay(&state, &caller, &id).await?))
 }
 
 /// Assign a qualified nurse (org admin), or take the order as a qualified nurse.

@@ -937,16 +937,31 @@ pub async fn order(
         Some(&row.org_id),
     )
     .await?;
-    // One payment order per visit: visit_kind 'nursing', item 'nursing_service'.
-    outbox(
-        &mut tx,
-        "payment.charge",
-        Some(&caller.account_id),
-        &json!({"visit_kind": "nursing", "visit_id": id, "item_kind": "nursing_service",
-                "item_ref": row.service_id, "amount_fen": row.fee_fen}),
-        now,
-    )
-    .await?;
+    // One payment order per visit: the fee goes on the visit's order, which
+    // the patient pays once; the payment module calls `mark_paid_in`.
+    if row.fee_fen > 0 {
+        crate::payment::service::open_or_extend_in(
+            &mut tx,
+            &state.settings.payment,
+            crate::payment::service::Visit {
+                kind: "nursing",
+                id: &id,
+                patient_id: &row.patient_id,
+                org_id: &row.org_id,
+            },
+            &[crate::payment::service::OrderItemInput {
+                kind: ihos_domain::payment::ItemKind::NursingService,
+                ref_id: row.service_id.clone(),
+                description: row.service_name.clone(),
+                quantity: 1,
+                unit_price_fen: row.fee_fen,
+                // Home nursing is self-paid unless a region's insurance covers it.
+                reimburse_permille: 0,
+            }],
+            now,
+        )
+        .await?;
+    }
     let row = if row.fee_fen == 0 {
         paid_in(&mut tx, &row, now).await?;
         load(&mut tx, &id).await?
@@ -1005,23 +1020,6 @@ pub async fn mark_paid(state: &AppState, order_id: &str) -> ApiResult<Paid> {
     let out = mark_paid_in(&mut tx, order_id, now_ms()).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(out)
-}
-
-/// Development only (setting `nursing.dev_payment`): the orderer marks the order paid.
-pub async fn dev_pay(state: &AppState, caller: &Caller, id: &str) -> ApiResult<OrderView> {
-    if !state.settings.nursing.dev_payment {
-        return Err(ApiError::not_found());
-    }
-    let mut tx = state.store.begin().await?;
-    let (_, side) = load_for(&mut tx, caller, id).await?;
-    if side != Side::Patient {
-        return Err(ApiError::not_found());
-    }
-    mark_paid_in(&mut tx, id, now_ms()).await?;
-    let row = load(&mut tx, id).await?;
-    let view = view_for(state, &mut tx, &row, side, caller).await?;
-    tx.commit().await.map_err(ApiError::internal)?;
-    Ok(view)
 }
 
 /// The hospital assigns a qualified nurse (or a qualified nurse takes the order).
@@ -1244,12 +1242,14 @@ pub async fn cancel(
         now,
     )
     .await?;
-    if row.paid_at.is_some() && row.fee_fen > 0 {
+    let refund =
+        crate::payment::service::withdraw_visit_in(&mut tx, "nursing", id, &reason, now).await?;
+    if let Some(r) = &refund {
         outbox(
             &mut tx,
             "payment.refund",
             patient_recipient(&row),
-            &json!({"visit_kind": "nursing", "visit_id": id, "amount_fen": row.fee_fen}),
+            &json!({"visit_kind": "nursing", "visit_id": id, "amount_fen": r.amount_fen}),
             now,
         )
         .await?;
@@ -1260,6 +1260,9 @@ pub async fn cancel(
     let row = load(&mut tx, id).await?;
     let view = view_for(state, &mut tx, &row, side, caller).await?;
     tx.commit().await.map_err(ApiError::internal)?;
+    if let Some(r) = refund {
+        crate::payment::service::finish_refund(state, r).await;
+    }
     Ok(view)
 }
 

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/nursing", get(patient_page))
         .route("/nursing/orders/{id}", get(order_page))
+        .route("/nursing/orders/{id}/pay", get(pay_page))
         .route("/nursing/work", get(work_page))
         .route("/static/care.js", get(care_js))
 }
@@ -78,7 +79,6 @@ struct PatientPage {
     services: Vec<ServiceLine>,
     people: Vec<PersonOption>,
     orders: Vec<OrderLine>,
-    dev_payment: bool,
 }
 
 async fn patient_page(
@@ -135,10 +135,28 @@ async fn patient_page(
             services,
             people,
             orders,
-            dev_payment: state.settings.nursing.dev_payment,
         },
         &lang,
     )
+}
+
+/// The patient pays a nursing order on the visit's one payment order.
+async fn pay_page(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let Some(caller) = caller else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let record = service::get(&state, &caller, &id).await?;
+    if record.viewer != "patient" {
+        return Err(crate::error::ApiError::not_found());
+    }
+    let order = crate::payment::service::order_of_visit(&state, "nursing", &id)
+        .await?
+        .ok_or_else(crate::error::ApiError::not_found)?;
+    Ok(Redirect::to(&format!("/orders/{}", order.id)).into_response())
 }
 
 pub struct EventLine {
@@ -402,7 +420,7 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("nur_nurse", "护士", "Nurse"),
     ("nur_open", "查看", "Open"),
     ("nur_none", "暂无", "None yet"),
-    ("nur_pay_dev", "模拟支付（开发）", "Pay (development)"),
+    ("nur_pay", "去支付", "Pay"),
     ("nur_cancel", "取消订单", "Cancel order"),
     ("nur_st_awaiting_payment", "待支付", "Awaiting payment"),
     ("nur_st_paid", "已支付，待派单", "Paid, awaiting a nurse"),

@@ -409,6 +409,9 @@ async fn on_paid(
     now: i64,
 ) -> ApiResult<()> {
     crate::pharmacy::service::on_order_paid(conn, state, o, now).await?;
+    if o.visit_kind == "nursing" {
+        crate::nursing::service::mark_paid_in(conn, &o.visit_id, now).await?;
+    }
     let recipient = identity::patient(conn, &o.patient_id)
         .await?
         .and_then(|p| p.account_id.or(p.guardian_account_id));
@@ -615,85 +618,121 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Or
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let o = order_for(&mut tx, caller, id).await?;
-    let status = OrderStatus::parse(&o.status)?;
-    let mut refund = None;
-    match status {
-        OrderStatus::Open | OrderStatus::Closed => {
-            if !pstore::change_status(&mut tx, &o.id, status.as_str(), "cancelled", now).await? {
-                return Err(conflict(
-                    "pay_in_progress",
-                    "Someone changed this order at the same moment; reload it.",
-                ));
-            }
-        }
-        OrderStatus::Paying => {
-            return Err(domain409(
-                rules::check_payable(OrderStatus::Paying, 1).unwrap_err(),
-            ));
-        }
-        OrderStatus::Paid => {
-            if crate::pharmacy::service::handed_over(&mut tx, &o.id).await? {
-                return Err(conflict(
-                    "pay_not_refundable",
-                    "Drugs of this visit were already dispensed or shipped; the order cannot be cancelled online.",
-                ));
-            }
-            if !pstore::change_status(&mut tx, &o.id, "paid", "refunded", now).await? {
-                return Err(conflict(
-                    "pay_in_progress",
-                    "Someone changed this order at the same moment; reload it.",
-                ));
-            }
-            let txn = pstore::transactions_of(&mut tx, &o.id)
-                .await?
-                .into_iter()
-                .find(|t| t.status == "succeeded");
-            let amount = o.self_fen - o.refunded_fen;
-            if let Some(t) = txn
-                && amount > 0
-            {
-                let r = pstore::insert_refund(
-                    &mut tx,
-                    &o.id,
-                    &t.id,
-                    amount,
-                    "cancelled by the patient",
-                    "order",
-                    true,
-                    now,
-                )
-                .await
-                .map_err(|e| match e {
-                    StoreError::Duplicate { .. } => {
-                        conflict("pay_already_refunded", "This order was refunded already.")
-                    }
-                    e => e.into(),
-                })?;
-                refund = Some((r, t, amount));
-            }
-        }
-        OrderStatus::Cancelled | OrderStatus::Refunded => {
-            return Err(conflict(
-                "pay_order_closed",
-                "This order is already cancelled or refunded.",
-            ));
-        }
+    if o.visit_kind == "nursing" {
+        return Err(conflict(
+            "pay_cancel_the_visit",
+            "Cancel the home-nursing order itself; its payment is cancelled or refunded with it.",
+        ));
     }
+    if o.status == OrderStatus::Paid.as_str()
+        && crate::pharmacy::service::handed_over(&mut tx, &o.id).await?
+    {
+        return Err(conflict(
+            "pay_not_refundable",
+            "Drugs of this visit were already dispensed or shipped; the order cannot be cancelled online.",
+        ));
+    }
+    let refund = withdraw_in(&mut tx, &o, "cancelled by the patient", now).await?;
     crate::pharmacy::service::on_order_cancelled(&mut tx, &o, now).await?;
     ihos_store::consultation::outbox(
         &mut tx,
         "payment.cancelled",
         Some(&caller.account_id),
-        &json!({"order_id": o.id, "refund_fen": refund.as_ref().map(|r| r.2)}),
+        &json!({"order_id": o.id, "refund_fen": refund.as_ref().map(|r| r.amount_fen)}),
         now,
     )
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
-    if let Some((r, t, amount)) = refund {
-        send_refund(state, &r, &t.id, t.provider_ref.as_deref(), amount).await;
+    if let Some(r) = refund {
+        finish_refund(state, r).await;
     }
     let mut conn = state.store.conn().await?;
     load_view(&mut conn, &o.id).await
+}
+
+/// Close an order: an unpaid one is cancelled, a paid one refunded in full
+/// (its self-paid share not yet refunded). Answers the refund to send after
+/// commit. An order being paid right now cannot be closed.
+async fn withdraw_in(
+    conn: &mut AnyConnection,
+    o: &OrderRow,
+    reason: &str,
+    now: i64,
+) -> ApiResult<Option<PendingRefund>> {
+    let raced = || {
+        conflict(
+            "pay_in_progress",
+            "Someone changed this order at the same moment; reload it.",
+        )
+    };
+    match OrderStatus::parse(&o.status)? {
+        status @ (OrderStatus::Open | OrderStatus::Closed) => {
+            if !pstore::change_status(conn, &o.id, status.as_str(), "cancelled", now).await? {
+                return Err(raced());
+            }
+            Ok(None)
+        }
+        OrderStatus::Paying => Err(domain409(
+            rules::check_payable(OrderStatus::Paying, 1).unwrap_err(),
+        )),
+        OrderStatus::Paid => {
+            if !pstore::change_status(conn, &o.id, "paid", "refunded", now).await? {
+                return Err(raced());
+            }
+            let txn = pstore::transactions_of(conn, &o.id)
+                .await?
+                .into_iter()
+                .find(|t| t.status == "succeeded");
+            let amount = o.self_fen - o.refunded_fen;
+            let Some(t) = txn.filter(|_| amount > 0) else {
+                return Ok(None);
+            };
+            let refund_id =
+                pstore::insert_refund(conn, &o.id, &t.id, amount, reason, "order", true, now)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Duplicate { .. } => {
+                            conflict("pay_already_refunded", "This order was refunded already.")
+                        }
+                        e => e.into(),
+                    })?;
+            Ok(Some(PendingRefund {
+                refund_id,
+                transaction_id: t.id,
+                provider_ref: t.provider_ref,
+                amount_fen: amount,
+            }))
+        }
+        OrderStatus::Cancelled | OrderStatus::Refunded => Err(conflict(
+            "pay_order_closed",
+            "This order is already cancelled or refunded.",
+        )),
+    }
+}
+
+/// A visit ended without being delivered (a consultation declined,
+/// cancelled or expired; a nursing order cancelled): its order, if any, is
+/// cancelled or refunded in full in the caller's transaction. Answers the
+/// refund to send after commit with `finish_refund`.
+pub async fn withdraw_visit_in(
+    conn: &mut AnyConnection,
+    visit_kind: &str,
+    visit_id: &str,
+    reason: &str,
+    now: i64,
+) -> ApiResult<Option<PendingRefund>> {
+    let Some(o) = pstore::order_of_visit(conn, visit_kind, visit_id).await? else {
+        return Ok(None);
+    };
+    if matches!(
+        OrderStatus::parse(&o.status)?,
+        OrderStatus::Cancelled | OrderStatus::Refunded
+    ) {
+        return Ok(None);
+    }
+    let refund = withdraw_in(conn, &o, reason, now).await?;
+    crate::pharmacy::service::on_order_cancelled(conn, &o, now).await?;
+    Ok(refund)
 }
 
 /// Refund part of a paid order (e.g. the drugs of a prescription the

@@ -194,12 +194,68 @@ async fn an_order_without_an_assessment_by_the_hospital_is_refused() {
         .unwrap()
         .unwrap();
     assert!(!stored.address_enc.contains("文三路"));
-    // The payment module is told what to charge, keyed by the visit.
-    let charges =
-        ihos_store::consultation::outbox_count(&mut c, "payment.charge", &s(&order["id"]))
+    // The fee is on the visit's one payment order, self-paid.
+    let pay = ihos_store::payment::order_of_visit(&mut c, "nursing", &s(&order["id"]))
+        .await
+        .unwrap()
+        .expect("a payment order for the visit");
+    let items = ihos_store::payment::items(&mut c, &pay.id).await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (
+            items[0].kind.as_str(),
+            items[0].amount_fen,
+            items[0].self_fen
+        ),
+        ("nursing_service", 15000, 15000)
+    );
+}
+
+/// Pay the visit's order the way a patient does: start paying, confirm in the
+/// sandbox, wait for the provider's signed callback over HTTP.
+async fn pay_through_the_sandbox(app: &TestApp, patient: &Session, nursing_order: &str) {
+    let pay = {
+        let mut c = app.state.store.conn().await.unwrap();
+        ihos_store::payment::order_of_visit(&mut c, "nursing", nursing_order)
             .await
-            .unwrap();
-    assert_eq!(charges, 1);
+            .unwrap()
+            .expect("a payment order for the visit")
+    };
+    let started: Value = app
+        .post(
+            &format!("/api/v1/payment-orders/{}/pay", pay.id),
+            Some(patient),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let txn = s(&started["transaction_id"]);
+    let r = app
+        .post(
+            &format!("/api/v1/payments/sandbox/{txn}/confirm"),
+            Some(patient),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    for _ in 0..100 {
+        let r = app
+            .get(
+                &format!("/api/v1/nursing/orders/{nursing_order}"),
+                Some(patient),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        if v["order"]["status"] != "awaiting_payment" {
+            assert_eq!(v["order"]["status"], "paid", "{v}");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the nursing order was not marked paid after the payment callback");
 }
 
 #[tokio::test]
@@ -716,7 +772,23 @@ async fn a_cancelled_paid_order_is_refunded_and_cannot_be_paid_again() {
         .await
         .unwrap();
     let (a, b) = (s(&a["id"]), s(&b["id"]));
-    mark_paid(&app.state, &a).await.unwrap();
+    pay_through_the_sandbox(&app, &patient.session, &a).await;
+    // The visit's payment is cancelled with the visit, not on its own.
+    let pay_a = {
+        let mut c = app.state.store.conn().await.unwrap();
+        ihos_store::payment::order_of_visit(&mut c, "nursing", &a)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let r = app
+        .post(
+            &format!("/api/v1/payment-orders/{}/cancel", pay_a.id),
+            Some(&patient.session),
+            &json!({}),
+        )
+        .await;
+    assert_error(r, StatusCode::CONFLICT, "pay_cancel_the_visit").await;
     for id in [&a, &b] {
         let r = step(
             &app,
@@ -743,6 +815,14 @@ async fn a_cancelled_paid_order_is_refunded_and_cannot_be_paid_again() {
     );
     let e = mark_paid(&app.state, &b).await.unwrap_err();
     assert_eq!(e.code, "order_cancelled");
+    // The paid visit's order is refunded in full; the unpaid one cancelled.
+    for (visit, status) in [(&a, "refunded"), (&b, "cancelled")] {
+        let o = ihos_store::payment::order_of_visit(&mut c, "nursing", visit)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.status, status);
+    }
     // A window in the past is refused.
     let r = app
         .post(
