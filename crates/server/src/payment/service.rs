@@ -730,6 +730,15 @@ pub async fn withdraw_visit_in(
     ) {
         return Ok(None);
     }
+    if o.status == OrderStatus::Paid.as_str()
+        && crate::pharmacy::service::handed_over(conn, &o.id).await?
+    {
+        // Drugs already left the pharmacy: the visit cannot be undone online.
+        return Err(conflict(
+            "pay_not_refundable",
+            "Drugs of this visit were already dispensed or shipped; it cannot be cancelled online.",
+        ));
+    }
     let refund = withdraw_in(conn, &o, reason, now).await?;
     crate::pharmacy::service::on_order_cancelled(conn, &o, now).await?;
     Ok(refund)

@@ -1068,3 +1068,55 @@ async fn a_bad_catalogue_row_stops_the_start_with_its_line() {
     assert!(text.contains("line 3"), "{text}");
     assert!(text.contains("price_fen"), "{text}");
 }
+
+#[tokio::test]
+async fn cancelling_the_consultation_refunds_its_paid_order_but_not_after_the_drugs_left() {
+    // Paid, nothing dispensed yet: cancelling the consultation refunds the visit in full.
+    let w = world().await;
+    let (_, order_id) = w.paid_prescription("pickup").await;
+    let resp = cancel_consultation(&w).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    let o = w.get_order(&order_id).await;
+    assert_eq!(o["status"], "refunded");
+    assert_eq!(o["refunded_fen"], o["self_fen"]);
+
+    // Paid and dispensed: the consultation cannot be cancelled for a refund.
+    let w = world().await;
+    let (id, order_id) = w.paid_prescription("pickup").await;
+    let code = s(&w.rx_for_patient(&id).await["fulfilment"]["code"]);
+    let resp = w
+        .app
+        .post(
+            &format!("/api/v1/prescriptions/{id}/dispense"),
+            Some(&w.pharmacist),
+            &json!({"code": code}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_error(
+        cancel_consultation(&w).await,
+        StatusCode::CONFLICT,
+        "pay_not_refundable",
+    )
+    .await;
+    let o = w.get_order(&order_id).await;
+    assert_eq!(
+        (o["status"].as_str(), o["refunded_fen"].as_i64()),
+        (Some("paid"), Some(0))
+    );
+}
+
+async fn cancel_consultation(w: &World) -> reqwest::Response {
+    w.app
+        .post(
+            &format!("/api/v1/consultations/{}/cancel", w.consultation_id),
+            Some(&w.patient.session),
+            &json!({}),
+        )
+        .await
+}
