@@ -509,8 +509,6 @@ fn patient_side_recipient(row: &ConsultationRow) -> Option<&str> {
         .or(row.guardian_account_id.as_deref())
 }
 
-/// Give back what was paid for a consultation that did not happen: the
-/// package use, or the fee (a refund instruction for the payment worker).
 /// The consultation ended without care: give back the package use, and
 /// cancel (or refund in full) the visit's payment order. Answers the refund
 /// to send to the provider after commit.
