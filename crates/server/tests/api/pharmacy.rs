@@ -294,6 +294,26 @@ impl World {
         (id, order_id)
     }
 
+    async fn dispense(&self, id: &str, who: &Session, code: impl AsRef<str>) -> reqwest::Response {
+        self.app
+            .post(
+                &format!("/api/v1/prescriptions/{id}/dispense"),
+                Some(who),
+                &json!({"code": code.as_ref()}),
+            )
+            .await
+    }
+
+    async fn cancel_order(&self, order_id: &str) -> reqwest::Response {
+        self.app
+            .post(
+                &format!("/api/v1/payment-orders/{order_id}/cancel"),
+                Some(&self.patient.session),
+                &json!({}),
+            )
+            .await
+    }
+
     async fn pharmacy(&self, name: &str) -> Session {
         let resp = self
             .app
@@ -455,14 +475,7 @@ async fn an_unreviewed_prescription_cannot_be_paid_or_dispensed() {
     assert_eq!(w.get_order(&s(&order["id"])).await["status"], "open");
 
     // Dispensing it is refused, with any code.
-    let resp = w
-        .app
-        .post(
-            &format!("/api/v1/prescriptions/{id}/dispense"),
-            Some(&w.pharmacist),
-            &json!({"code": "ABCDEFGHJK"}),
-        )
-        .await;
+    let resp = w.dispense(&id, &w.pharmacist, "ABCDEFGHJK").await;
     assert_error(resp, StatusCode::CONFLICT, "rx_not_approved").await;
     // Shipping too.
     let resp = w
@@ -750,14 +763,7 @@ async fn the_sandbox_calls_back_over_http_and_the_window_dispenses_with_the_pick
 
     let code = s(&w.rx_for_patient(&id).await["fulfilment"]["code"]);
     // A wrong code is refused.
-    let resp = w
-        .app
-        .post(
-            &format!("/api/v1/prescriptions/{id}/dispense"),
-            Some(&w.pharmacist),
-            &json!({"code": "WRONGCODE2"}),
-        )
-        .await;
+    let resp = w.dispense(&id, &w.pharmacist, "WRONGCODE2").await;
     assert_error(resp, StatusCode::BAD_REQUEST, "rx_bad_code").await;
     // The window looks it up and dispenses.
     let resp = w
@@ -768,38 +774,17 @@ async fn the_sandbox_calls_back_over_http_and_the_window_dispenses_with_the_pick
         )
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = w
-        .app
-        .post(
-            &format!("/api/v1/prescriptions/{id}/dispense"),
-            Some(&w.pharmacist),
-            &json!({"code": code.to_lowercase()}),
-        )
-        .await;
+    let resp = w.dispense(&id, &w.pharmacist, code.to_lowercase()).await;
     assert_eq!(
         resp.status(),
         StatusCode::OK,
         "{}",
         resp.text().await.unwrap()
     );
-    let resp = w
-        .app
-        .post(
-            &format!("/api/v1/prescriptions/{id}/dispense"),
-            Some(&w.pharmacist),
-            &json!({"code": code}),
-        )
-        .await;
+    let resp = w.dispense(&id, &w.pharmacist, code).await;
     assert_error(resp, StatusCode::CONFLICT, "rx_already_dispensed").await;
     // Dispensed: no refund by cancelling.
-    let resp = w
-        .app
-        .post(
-            &format!("/api/v1/payment-orders/{order_id}/cancel"),
-            Some(&w.patient.session),
-            &json!({}),
-        )
-        .await;
+    let resp = w.cancel_order(&order_id).await;
     assert_error(resp, StatusCode::CONFLICT, "pay_not_refundable").await;
 
     // The prescription is in the patient's history, and reads are audited.
@@ -967,14 +952,7 @@ async fn cancelling_a_paid_order_refunds_it_and_nothing_can_be_dispensed() {
     let w = world().await;
     let (id, order_id) = w.paid_prescription("pickup").await;
     let code = s(&w.rx_for_patient(&id).await["fulfilment"]["code"]);
-    let resp = w
-        .app
-        .post(
-            &format!("/api/v1/payment-orders/{order_id}/cancel"),
-            Some(&w.patient.session),
-            &json!({}),
-        )
-        .await;
+    let resp = w.cancel_order(&order_id).await;
     assert_eq!(
         resp.status(),
         StatusCode::OK,
@@ -992,24 +970,10 @@ async fn cancelling_a_paid_order_refunds_it_and_nothing_can_be_dispensed() {
     assert_eq!(refunds[0].status, "succeeded");
     assert_eq!(refunds[0].amount_fen, 2000 + 59);
     drop(c);
-    let resp = w
-        .app
-        .post(
-            &format!("/api/v1/prescriptions/{id}/dispense"),
-            Some(&w.pharmacist),
-            &json!({"code": code}),
-        )
-        .await;
+    let resp = w.dispense(&id, &w.pharmacist, code).await;
     assert_error(resp, StatusCode::CONFLICT, "rx_wrong_state").await;
     // Cancelling again changes nothing.
-    let resp = w
-        .app
-        .post(
-            &format!("/api/v1/payment-orders/{order_id}/cancel"),
-            Some(&w.patient.session),
-            &json!({}),
-        )
-        .await;
+    let resp = w.cancel_order(&order_id).await;
     assert_error(resp, StatusCode::CONFLICT, "pay_order_closed").await;
 }
 
@@ -1089,14 +1053,7 @@ async fn cancelling_the_consultation_refunds_its_paid_order_but_not_after_the_dr
     let w = world().await;
     let (id, order_id) = w.paid_prescription("pickup").await;
     let code = s(&w.rx_for_patient(&id).await["fulfilment"]["code"]);
-    let resp = w
-        .app
-        .post(
-            &format!("/api/v1/prescriptions/{id}/dispense"),
-            Some(&w.pharmacist),
-            &json!({"code": code}),
-        )
-        .await;
+    let resp = w.dispense(&id, &w.pharmacist, code).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_error(
         cancel_consultation(&w).await,
