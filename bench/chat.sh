@@ -12,7 +12,8 @@ BACKEND="${3:-sqlite}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ihos-target}"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-cargo build --release -q -p ihos -p ihos-bench
+# One build for both (same features), without the analytics commands (DataFusion).
+cargo build --release -q -p ihos -p ihos-bench --no-default-features
 BIN="$CARGO_TARGET_DIR/release"
 WORK="$(mktemp -d /tmp/ihos-chat-bench-XXXXXX)"
 PIDS=()

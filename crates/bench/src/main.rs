@@ -431,8 +431,8 @@ async fn connection(ctx: ConnCtx) {
                         lat.push(now_us.saturating_sub(t0).min(u64::from(u32::MAX)) as u32);
                     }
                 }
-                // Our send is committed: the next one may go.
-                (Mode::Ihos, "ack") => {
+                // Our own message back from the room: it is committed, the next one may go.
+                (Mode::Ihos, "message" | "ack") => {
                     let _ = credit_tx.send(());
                 }
                 (Mode::Ihos, "error") => {
@@ -522,7 +522,10 @@ async fn open(ctx: &ConnCtx) -> anyhow::Result<Ws> {
         req.headers_mut()
             .insert("authorization", format!("Bearer {}", ctx.token).parse()?);
     }
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+    // The same small read buffer as the ihos server (tungstenite zeroes it on every read).
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(8 * 1024);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), false)
         .await
         .with_context(|| format!("connecting {}", ctx.url))?;
     if ctx.mode == Mode::Ihos {

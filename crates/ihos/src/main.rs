@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "analytics")]
 mod export;
+#[cfg(feature = "analytics")]
 mod index;
 use ihos_server::{Settings, app, demo};
 
@@ -34,6 +36,7 @@ enum Command {
     /// Load the demo consortium and print its accounts once.
     Demo,
     /// Analytics: influence index, digitalisation index, operations report, synthetic events.
+    #[cfg(feature = "analytics")]
     #[command(subcommand)]
     Index(index::IndexCommand),
     /// Create a platform admin (first install). The password is read from
@@ -93,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        #[cfg(feature = "analytics")]
         Command::Index(cmd) => index::run(cmd, settings).await,
         Command::Demo => {
             let state = ihos_server::build_state(settings).await?;

@@ -158,7 +158,11 @@
     ws.onmessage = function (ev) {
       var f;
       try { f = JSON.parse(ev.data); } catch (e) { return; }
-      if (f.type === 'message') render(f);
+      if (f.type === 'message') {
+        render(f);
+        // Our own message back from the server is its acknowledgement: it is stored.
+        if (f.sender_id === me) pending = pending.filter(function (p) { return p.client_id !== f.client_id; });
+      }
       else if (f.type === 'ready') { delay = 300; setOnline(true); flush(); }
       else if (f.type === 'ack') pending = pending.filter(function (p) { return p.client_id !== f.client_id; });
       else if (f.type === 'status') {

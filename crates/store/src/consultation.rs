@@ -791,170 +791,170 @@ pub fn writer_stopped() -> StoreError {
     StoreError::Db(sqlx::Error::PoolClosed)
 }
 
-/// Store a batch of messages in the caller's transaction with a handful of
-/// statements whatever its size (the chat writer's group commit): one read of
-/// repeats, one counter update for every consultation involved, one
-/// multi-row insert. Same answers as `append_message` one by one. Any
-/// conflict (another node writing the same consultation) is an error: the
-/// caller rolls back and falls back to `append_message`.
+/// Counter updates and inserts go in chunks of these sizes only, so every
+/// statement the chat writer runs is one of a handful of cached prepared
+/// statements whatever the batch size.
+const COUNTER_CHUNK: usize = 128;
+const INSERT_CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// The chat writer's fast path (group commit): store a batch of new messages
+/// in the caller's transaction with a few statements per 32 consultations
+/// and 64 messages. Answers the stored rows in input order, numbered as
+/// `append_message` one by one would.
 ///
-/// Not used by the chat writer yet: on SQLite each distinct batch size is a
-/// new statement to prepare, which measured slower than two cached
-/// statements per message. Kept (and contract-tested) for PostgreSQL, where
-/// round trips dominate, once batches are cut to a few fixed sizes.
+/// Answers `None` when the batch holds anything unusual: a consultation not
+/// open for chat, or a client id stored before or repeated within the batch.
+/// The transaction has then consumed sequence numbers: the caller rolls it
+/// back and writes the batch one message at a time with `append_message`,
+/// which answers repeats and closed chats.
 pub async fn append_batch(
     conn: &mut AnyConnection,
-    msgs: &[NewMessage],
-) -> StoreResult<Vec<Appended>> {
+    msgs: &[&NewMessage],
+) -> StoreResult<Option<Vec<MessageRow>>> {
     use std::collections::HashMap;
-    if msgs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut cids: Vec<&str> = msgs.iter().map(|m| m.consultation_id.as_str()).collect();
-    cids.sort_unstable();
-    cids.dedup();
-    let mut clients: Vec<&str> = msgs.iter().map(|m| m.client_id.as_str()).collect();
-    clients.sort_unstable();
-    clients.dedup();
-    let list = |from: usize, n: usize| {
-        (from..from + n)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-
-    // 1. Repeats of messages stored before.
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM consultation_messages WHERE consultation_id IN ({}) AND client_id IN ({})",
-        list(1, cids.len()),
-        list(1 + cids.len(), clients.len())
-    );
-    let mut q = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql));
-    for c in cids.iter().chain(clients.iter()) {
-        q = q.bind(*c);
-    }
-    let mut known: HashMap<(String, String, String), MessageRow> = q
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|m| {
-            (
-                (
-                    m.consultation_id.clone(),
-                    m.sender_id.clone(),
-                    m.client_id.clone(),
-                ),
-                m,
-            )
-        })
-        .collect();
-
-    // 2. Which messages are new (the first of a client id within the batch), per consultation.
-    let key = |m: &NewMessage| {
-        (
-            m.consultation_id.clone(),
-            m.sender_id.clone(),
-            m.client_id.clone(),
-        )
-    };
-    let mut fresh: Vec<bool> = Vec::with_capacity(msgs.len());
-    let mut counts: HashMap<&str, i64> = HashMap::new();
-    let mut seen = std::collections::HashSet::new();
+    let positional = conn.backend_name() == "SQLite";
+    let mut counts: Vec<(&str, i64)> = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::new();
     for m in msgs {
-        let k = key(m);
-        let is_new = !known.contains_key(&k) && seen.insert(k);
-        if is_new {
-            *counts.entry(m.consultation_id.as_str()).or_default() += 1;
-        }
-        fresh.push(is_new);
+        let i = *at.entry(m.consultation_id.as_str()).or_insert_with(|| {
+            counts.push((m.consultation_id.as_str(), 0));
+            counts.len() - 1
+        });
+        counts[i].1 += 1;
     }
-
-    // 3. One counter update for all consultations; closed ones do not answer.
-    let mut next: HashMap<String, i64> = HashMap::new();
-    if !counts.is_empty() {
-        let ids: Vec<(&str, i64)> = counts.iter().map(|(c, n)| (*c, *n)).collect();
-        let cases = (0..ids.len())
-            .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let sql = format!(
-            "UPDATE consultations SET next_seq = next_seq + (CASE id {cases} ELSE 0 END) \
-             WHERE id IN ({}) AND status IN ('accepted', 'in_progress') RETURNING id, next_seq",
-            list(2 * ids.len() + 1, ids.len())
-        );
-        let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql));
-        for (c, n) in &ids {
-            q = q.bind(*c).bind(*n);
+    // First number of each consultation's share of the batch.
+    let mut next: HashMap<String, i64> = HashMap::with_capacity(counts.len());
+    for chunk in counts.chunks(COUNTER_CHUNK) {
+        let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(counter_sql(positional)));
+        // Short chunks repeat their last pair: a repeated WHEN or IN value changes nothing.
+        let padded = (0..COUNTER_CHUNK).map(|i| chunk[i.min(chunk.len() - 1)]);
+        for (c, n) in padded.clone() {
+            q = q.bind(c).bind(n);
         }
-        for (c, _) in &ids {
-            q = q.bind(*c);
+        for (c, _) in padded {
+            q = q.bind(c);
         }
         for (id, last) in q.fetch_all(&mut *conn).await? {
-            let n = counts.get(id.as_str()).copied().unwrap_or(0);
-            // The first new message takes the number after the old counter.
+            let n = chunk.iter().find(|(c, _)| *c == id).map_or(0, |(_, n)| *n);
             next.insert(id, last - n + 1);
         }
     }
-
-    // 4. Number the new messages in order and insert them in one statement.
-    let mut out: Vec<Appended> = Vec::with_capacity(msgs.len());
-    let mut rows: Vec<MessageRow> = Vec::new();
-    for (m, is_new) in msgs.iter().zip(&fresh) {
-        if !is_new {
-            out.push(Appended::Closed); // resolved below
-            continue;
-        }
-        match next.get_mut(&m.consultation_id) {
-            Some(seq) => {
-                let row = MessageRow {
-                    consultation_id: m.consultation_id.clone(),
-                    seq: *seq,
-                    id: new_id(),
-                    sender_id: m.sender_id.clone(),
-                    sender_role: m.sender_role.clone(),
-                    client_id: m.client_id.clone(),
-                    kind: m.kind.clone(),
-                    body: m.body.clone(),
-                    attachment_id: m.attachment_id.clone(),
-                    created_at: m.created_at,
-                };
-                *seq += 1;
-                known.insert(key(m), row.clone());
-                rows.push(row.clone());
-                out.push(Appended::New(row));
-            }
-            None => out.push(Appended::Closed),
-        }
+    if next.len() != counts.len() {
+        return Ok(None);
     }
-    if !rows.is_empty() {
-        let values = (0..rows.len())
-            .map(|i| format!("({})", list(10 * i + 1, 10)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!("INSERT INTO consultation_messages ({MESSAGE_COLUMNS}) VALUES {values}");
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for r in &rows {
+    let mut rows = Vec::with_capacity(msgs.len());
+    for m in msgs {
+        let Some(seq) = next.get_mut(&m.consultation_id) else {
+            return Ok(None);
+        };
+        rows.push(MessageRow {
+            consultation_id: m.consultation_id.clone(),
+            seq: *seq,
+            id: new_id(),
+            sender_id: m.sender_id.clone(),
+            sender_role: m.sender_role.clone(),
+            client_id: m.client_id.clone(),
+            kind: m.kind.clone(),
+            body: m.body.clone(),
+            attachment_id: m.attachment_id.clone(),
+            created_at: m.created_at,
+        });
+        *seq += 1;
+    }
+    let mut rest: &[MessageRow] = &rows;
+    while !rest.is_empty() {
+        let size = INSERT_CHUNKS
+            .into_iter()
+            .find(|s| *s <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        let mut q = sqlx::query(AssertSqlSafe(insert_sql(positional, size)));
+        for r in chunk {
             q = q
-                .bind(r.consultation_id.clone())
+                .bind(&r.consultation_id)
                 .bind(r.seq)
-                .bind(r.id.clone())
-                .bind(r.sender_id.clone())
-                .bind(r.sender_role.clone())
-                .bind(r.client_id.clone())
-                .bind(r.kind.clone())
-                .bind(r.body.clone())
-                .bind(r.attachment_id.clone())
+                .bind(&r.id)
+                .bind(&r.sender_id)
+                .bind(&r.sender_role)
+                .bind(&r.client_id)
+                .bind(&r.kind)
+                .bind(r.body.as_deref())
+                .bind(r.attachment_id.as_deref())
                 .bind(r.created_at);
         }
-        q.execute(&mut *conn)
+        let inserted = q
+            .execute(&mut *conn)
             .await
-            .map_err(|e| classify(e, &["client_id", "seq"]))?;
-    }
-    // Repeats answer the stored message (from before, or earlier in this batch).
-    for (i, (m, is_new)) in msgs.iter().zip(&fresh).enumerate() {
-        if !is_new && let Some(prev) = known.get(&key(m)) {
-            out[i] = Appended::Repeat(prev.clone());
+            .map_err(|e| classify(e, &["client_id", "seq"]))?
+            .rows_affected();
+        if inserted != size as u64 {
+            // A client id seen before: a resend.
+            return Ok(None);
         }
+        rest = tail;
     }
-    Ok(out)
+    Ok(Some(rows))
+}
+
+/// Placeholders `$from..$from+n`, or plain `?` in order on SQLite: sqlx
+/// resolves every numbered SQLite parameter by name, a linear search per
+/// parameter that dominated statements with hundreds of them.
+fn placeholders(positional: bool, from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| {
+            if positional {
+                "?".to_string()
+            } else {
+                format!("${i}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Statement texts by (SQLite or not, shape), built once.
+type SqlCache = std::sync::OnceLock<String>;
+
+/// `UPDATE consultations ... RETURNING id, next_seq` for `COUNTER_CHUNK`
+/// (id, count) pairs; the ids are bound again for the IN list.
+fn counter_sql(positional: bool) -> &'static str {
+    static SQL: [SqlCache; 2] = [const { SqlCache::new() }; 2];
+    SQL[usize::from(positional)].get_or_init(|| {
+        let n = COUNTER_CHUNK;
+        let cases = (0..n)
+            .map(|i| {
+                format!(
+                    "WHEN {} THEN {}",
+                    placeholders(positional, 2 * i + 1, 1),
+                    placeholders(positional, 2 * i + 2, 1)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        format!(
+            "UPDATE consultations SET next_seq = next_seq + (CASE id {cases} ELSE 0 END) \
+             WHERE id IN ({}) AND status IN ('accepted', 'in_progress') RETURNING id, next_seq",
+            placeholders(positional, 2 * n + 1, n)
+        )
+    })
+}
+
+/// A multi-row message insert of one of the `INSERT_CHUNKS` sizes.
+fn insert_sql(positional: bool, rows: usize) -> &'static str {
+    static SQL: [[SqlCache; INSERT_CHUNKS.len()]; 2] =
+        [const { [const { SqlCache::new() }; INSERT_CHUNKS.len()] }; 2];
+    let k = INSERT_CHUNKS
+        .iter()
+        .position(|s| *s == rows)
+        .unwrap_or(INSERT_CHUNKS.len() - 1);
+    SQL[usize::from(positional)][k].get_or_init(|| {
+        let values = (0..INSERT_CHUNKS[k])
+            .map(|i| format!("({})", placeholders(positional, 10 * i + 1, 10)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT INTO consultation_messages ({MESSAGE_COLUMNS}) VALUES {values} \
+             ON CONFLICT (consultation_id, sender_id, client_id) DO NOTHING"
+        )
+    })
 }

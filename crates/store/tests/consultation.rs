@@ -149,55 +149,96 @@ async fn a_package_is_never_used_below_zero() {
 }
 
 #[tokio::test]
-async fn a_batch_numbers_like_one_by_one_and_recognises_repeats() {
+async fn a_batch_numbers_like_one_by_one_and_leaves_resends_and_closed_chats_to_the_slow_path() {
     let f = fixture().await;
+    // The fixture's consultation is only requested: not open for chat.
     let mut tx = f.store.begin().await.unwrap();
-    let closed = c::append_batch(&mut tx, &[msg(&f, "x"), msg(&f, "y")])
-        .await
-        .unwrap();
-    assert!(closed.iter().all(|a| matches!(a, Appended::Closed)));
     assert!(
-        c::change_status(
-            &mut tx,
-            &f.consultation_id,
-            "requested",
-            "accepted",
-            now_ms(),
-            &StatusChange::default()
-        )
-        .await
-        .unwrap()
+        c::append_batch(&mut tx, &[&msg(&f, "x")])
+            .await
+            .unwrap()
+            .is_none()
     );
-    let Appended::New(a) = c::append_message(&mut tx, &msg(&f, "a")).await.unwrap() else {
-        panic!("new")
+    tx.rollback().await.unwrap();
+
+    // 70 messages over 40 chats: more than one counter chunk (32 chats) and
+    // an insert split 64 + 4 + 1 + 1; chat 0 already holds one message.
+    let chats = common::open_consultations(&f, 40).await;
+    let to = |chat: usize, client_id: &str| NewMessage {
+        consultation_id: chats[chat].clone(),
+        ..msg(&f, client_id)
     };
-    let out = c::append_batch(
-        &mut tx,
-        &[msg(&f, "a"), msg(&f, "b"), msg(&f, "c"), msg(&f, "b")],
-    )
-    .await
-    .unwrap();
+    let mut tx = f.store.begin().await.unwrap();
+    assert!(matches!(
+        c::append_message(&mut tx, &to(0, "earlier")).await.unwrap(),
+        Appended::New(_)
+    ));
+    let msgs: Vec<NewMessage> = (0..70).map(|i| to(i % 40, &format!("m{i}"))).collect();
+    let rows = c::append_batch(&mut tx, &msgs.iter().collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .expect("all new, all open");
     tx.commit().await.unwrap();
-    let seqs: Vec<(bool, i64)> = out
-        .iter()
-        .map(|r| match r {
-            Appended::New(m) => (true, m.seq),
-            Appended::Repeat(m) => (false, m.seq),
-            Appended::Closed => panic!("open"),
-        })
-        .collect();
-    assert_eq!(seqs, vec![(false, a.seq), (true, 2), (true, 3), (false, 2)]);
+    let expected_seq = |i: usize| (i / 40) as i64 + 1 + i64::from(i % 40 == 0);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(
+            (r.consultation_id.as_str(), r.client_id.as_str(), r.seq),
+            (
+                chats[i % 40].as_str(),
+                format!("m{i}").as_str(),
+                expected_seq(i)
+            )
+        );
+    }
     let mut conn = f.store.conn().await.unwrap();
-    let stored: Vec<i64> = c::messages_after(&mut conn, &f.consultation_id, 0, 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.seq)
-        .collect();
-    assert_eq!(stored, vec![1, 2, 3]);
-    let row = c::consultation(&mut conn, &f.consultation_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.next_seq, 3);
+    for (k, chat) in chats.iter().enumerate() {
+        let stored: Vec<i64> = c::messages_after(&mut conn, chat, 0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.seq)
+            .collect();
+        let count = if k == 0 {
+            3
+        } else if k < 30 {
+            2
+        } else {
+            1
+        };
+        assert_eq!(stored, (1..=count).collect::<Vec<_>>(), "chat {k}");
+        let row = c::consultation(&mut conn, chat).await.unwrap().unwrap();
+        assert_eq!(row.next_seq, count, "chat {k}");
+    }
+    drop(conn);
+
+    // A resend of a stored message, or the same client id twice in one
+    // batch: the caller rolls back and nothing of the batch remains.
+    for batch in [
+        vec![to(5, "new-1"), to(5, "m5")],
+        vec![to(6, "new-2"), to(6, "new-2")],
+    ] {
+        let mut tx = f.store.begin().await.unwrap();
+        assert!(
+            c::append_batch(&mut tx, &batch.iter().collect::<Vec<_>>())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        tx.rollback().await.unwrap();
+    }
+    let mut conn = f.store.conn().await.unwrap();
+    for k in [5, 6] {
+        assert_eq!(
+            c::messages_after(&mut conn, &chats[k], 0, 10)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        let row = c::consultation(&mut conn, &chats[k])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.next_seq, 2);
+    }
 }

@@ -25,7 +25,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// Messages taken into one transaction at most.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 2048;
 /// Live events buffered per room before a slow reader must re-read from the database.
 const ROOM_CAPACITY: usize = 1024;
 
@@ -124,7 +124,17 @@ impl ChatHub {
         let (tx, rx) = mpsc::channel(8192);
         let (closing, _) = watch::channel(false);
         let rooms = Arc::new(Rooms::default());
-        tokio::spawn(write_loop(store, rx, rooms.clone()));
+        // The writer gets a thread of its own on the same runtime: as one task
+        // among thousands of busy connections it waited its turn after every
+        // statement, and those waits, not the database, bounded throughput.
+        let handle = tokio::runtime::Handle::current();
+        let writer = write_loop(store, rx, rooms.clone());
+        if let Err(e) = std::thread::Builder::new()
+            .name("ihos-chat-writer".into())
+            .spawn(move || handle.block_on(writer))
+        {
+            tracing::error!(error = %e, "no thread for the chat writer");
+        }
         ChatHub {
             writer: tx,
             rooms,
@@ -173,21 +183,20 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<WriteJob>, rooms: Arc<R
             }
         }
         match write_batch(&store, &batch).await {
-            Ok(results) => {
-                for (job, r) in batch.drain(..).zip(results) {
-                    if let Appended::New(row) = &r {
-                        rooms.publish_message(row);
-                    }
-                    let _ = job.reply.send(Ok(r));
+            Ok(Some(rows)) => {
+                for (job, row) in batch.drain(..).zip(rows) {
+                    rooms.publish_message(&row);
+                    let _ = job.reply.send(Ok(Appended::New(row)));
                 }
             }
-            Err(e) => {
-                // One bad message must not sink the others: retry one by one.
-                tracing::warn!(error = %e, size = batch.len(), "chat batch failed; writing one by one");
+            outcome => {
+                // A resend, a closed chat or a failure: one message per
+                // transaction, so one bad message does not sink the others.
+                if let Err(e) = outcome {
+                    tracing::warn!(error = %e, size = batch.len(), "chat batch failed; writing one by one");
+                }
                 for job in batch.drain(..) {
-                    let r = write_batch(&store, std::slice::from_ref(&job))
-                        .await
-                        .map(|mut v| v.remove(0));
+                    let r = write_one(&store, &job.msg).await;
                     if let Ok(Appended::New(row)) = &r {
                         rooms.publish_message(row);
                     }
@@ -198,15 +207,25 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<WriteJob>, rooms: Arc<R
     }
 }
 
-/// One transaction per batch, two cached statements per message. (The store's
-/// `append_batch`, a few statements per batch, measured slower on SQLite:
-/// every batch size is a new statement to prepare.)
-async fn write_batch(store: &Store, batch: &[WriteJob]) -> StoreResult<Vec<Appended>> {
+/// The common case, all new messages to open chats: one transaction and a
+/// few statements for the whole batch. `None` means the transaction was
+/// rolled back and the batch needs writing one by one.
+async fn write_batch(store: &Store, batch: &[WriteJob]) -> StoreResult<Option<Vec<MessageRow>>> {
+    let msgs: Vec<&NewMessage> = batch.iter().map(|j| &j.msg).collect();
     let mut tx = store.begin().await?;
-    let mut out = Vec::with_capacity(batch.len());
-    for job in batch {
-        out.push(cstore::append_message(&mut tx, &job.msg).await?);
-    }
+
+    let Some(rows) = cstore::append_batch(&mut tx, &msgs).await? else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
     tx.commit().await?;
-    Ok(out)
+
+    Ok(Some(rows))
+}
+
+async fn write_one(store: &Store, msg: &NewMessage) -> StoreResult<Appended> {
+    let mut tx = store.begin().await?;
+    let r = cstore::append_message(&mut tx, msg).await?;
+    tx.commit().await?;
+    Ok(r)
 }

@@ -3,7 +3,10 @@
 //! Server → client frames (JSON text):
 //! * `{"type":"message","seq":7,"id":..,"sender_id":..,"sender_role":"doctor","client_id":..,"kind":"text","text":..,"attachment_id":null,"at":..}`
 //! * `{"type":"ready","last_seq":7,"status":"in_progress"}` once the backlog after `after` is sent
-//! * `{"type":"ack","client_id":..,"seq":8,"id":..,"duplicate":false}` once a send is committed
+//! * The sender's own message comes back in the stream, in sequence order, once
+//!   it is committed: that `message` frame (same `client_id`) is the acknowledgement.
+//! * `{"type":"ack","client_id":..,"seq":8,"id":..,"duplicate":true}` for a resend of a
+//!   message stored before (its frame was sent earlier)
 //! * `{"type":"status","status":"completed"}` when the consultation changes
 //! * `{"type":"error","code":..,"message":..,"client_id":..}`
 //!
@@ -25,6 +28,8 @@ use crate::state::AppState;
 
 /// Largest frame a client may send.
 pub const MAX_FRAME: usize = 64 * 1024;
+/// Per-connection read buffer (a larger frame still arrives, in several reads).
+pub const READ_BUFFER: usize = 8 * 1024;
 const BACKLOG_PAGE: i64 = 500;
 
 #[derive(Deserialize)]
@@ -49,8 +54,17 @@ pub async fn run(
     // Subscribe before reading the backlog so nothing falls between the two.
     let room = state.chat.subscribe(&row.id);
     let writer = tokio::spawn(async move {
-        while let Some(m) = out_rx.recv().await {
-            if sink.send(m).await.is_err() {
+        // Frames queued together go out in one write.
+        'frames: while let Some(m) = out_rx.recv().await {
+            if sink.feed(m).await.is_err() {
+                break;
+            }
+            while let Ok(m) = out_rx.try_recv() {
+                if sink.feed(m).await.is_err() {
+                    break 'frames;
+                }
+            }
+            if sink.flush().await.is_err() {
                 break;
             }
         }
@@ -65,16 +79,20 @@ pub async fn run(
         room,
         out.clone(),
     ));
+    let mut forwarder = forwarder;
     loop {
         tokio::select! {
+            // Without its live stream the connection is useless: close it so the client resumes.
+            _ = &mut forwarder => break,
             _ = closing.changed() => {
                 let _ = out.send(Message::Close(None)).await;
                 break;
             }
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(t))) => {
-                    let reply = handle(&state, &row, side, &me, t.as_str()).await;
-                    if out.send(Message::Text(reply.into())).await.is_err() {
+                    if let Some(reply) = handle(&state, &row, side, &me, t.as_str()).await
+                        && out.send(Message::Text(reply.into())).await.is_err()
+                    {
                         break;
                     }
                 }
@@ -97,10 +115,12 @@ async fn handle(
     side: Side,
     me: &str,
     text: &str,
-) -> String {
+) -> Option<String> {
     let error = |code: &str, message: &str, client_id: Option<&str>| {
-        json!({"type": "error", "code": code, "message": message, "client_id": client_id})
-            .to_string()
+        Some(
+            json!({"type": "error", "code": code, "message": message, "client_id": client_id})
+                .to_string(),
+        )
     };
     let frame: ClientFrame = match serde_json::from_str(text) {
         Ok(f) => f,
@@ -116,14 +136,18 @@ async fn handle(
         ("send", Some(input)) => {
             let client_id = input.client_id.clone();
             match service::send(state, row, side, me, input).await {
-                Ok((m, new)) => json!({
-                    "type": "ack", "client_id": m.client_id, "seq": m.seq, "id": m.id, "duplicate": !new
-                })
-                .to_string(),
+                // The room stream carries it to this connection too, in order.
+                Ok((_, true)) => None,
+                Ok((m, false)) => Some(
+                    json!({
+                        "type": "ack", "client_id": m.client_id, "seq": m.seq, "id": m.id, "duplicate": true
+                    })
+                    .to_string(),
+                ),
                 Err(e) => error(e.code, &e.message, Some(&client_id)),
             }
         }
-        ("ping", _) => json!({"type": "pong"}).to_string(),
+        ("ping", _) => Some(json!({"type": "pong"}).to_string()),
         _ => error(
             "malformed_frame",
             "Unknown frame; the client sends {\"type\":\"send\",...}.",

@@ -467,6 +467,20 @@ async fn until(ws: &mut Ws, kind: &str, seen: &mut Vec<i64>) -> Value {
     }
 }
 
+/// Frames until the send `client_id` is acknowledged: its own message frame
+/// back from the room (stored now), or an `ack` (a resend of a stored one).
+async fn stored(ws: &mut Ws, client_id: &str, seen: &mut Vec<i64>) -> Value {
+    loop {
+        let f = next_frame(ws).await;
+        if f["type"] == "message" {
+            seen.push(f["seq"].as_i64().unwrap());
+        }
+        if (f["type"] == "message" || f["type"] == "ack") && f["client_id"] == client_id {
+            return f;
+        }
+    }
+}
+
 async fn send(ws: &mut Ws, client_id: &str, text: &str) {
     ws.send(Message::Text(
         json!({"type": "send", "client_id": client_id, "kind": "text", "text": text})
@@ -493,13 +507,13 @@ async fn a_reconnecting_chat_client_resumes_from_its_last_seq_without_loss_or_du
     until(&mut d, "ready", &mut d_seen).await;
 
     send(&mut p, "p-1", "医生您好，最近空腹血糖8.2").await;
-    let ack = until(&mut p, "ack", &mut p_seen).await;
+    let own = stored(&mut p, "p-1", &mut p_seen).await;
     assert_eq!(
-        (ack["seq"].as_i64(), ack["duplicate"].as_bool()),
-        (Some(1), Some(false))
+        (own["type"].as_str(), own["seq"].as_i64()),
+        (Some("message"), Some(1))
     );
     send(&mut d, "d-1", "最近饮食怎么样？").await;
-    until(&mut d, "ack", &mut d_seen).await;
+    stored(&mut d, "d-1", &mut d_seen).await;
     // The patient hears the doctor live.
     let mut last = Value::Null;
     while !p_seen.contains(&2) {
@@ -517,7 +531,7 @@ async fn a_reconnecting_chat_client_resumes_from_its_last_seq_without_loss_or_du
     drop(p);
     for i in 0..5 {
         send(&mut d, &format!("d-more-{i}"), &format!("第{i}条建议")).await;
-        until(&mut d, "ack", &mut d_seen).await;
+        stored(&mut d, &format!("d-more-{i}"), &mut d_seen).await;
     }
 
     // Reconnect from seq 2: exactly 3..=7, then live.
@@ -529,14 +543,17 @@ async fn a_reconnecting_chat_client_resumes_from_its_last_seq_without_loss_or_du
 
     // The patient resends p-1 (its ack was "lost"): same message, not a new one.
     send(&mut p, "p-1", "医生您好，最近空腹血糖8.2").await;
-    let ack = until(&mut p, "ack", &mut resumed).await;
+    let ack = stored(&mut p, "p-1", &mut resumed).await;
     assert_eq!(
         (ack["seq"].as_i64(), ack["duplicate"].as_bool()),
         (Some(1), Some(true))
     );
     send(&mut p, "p-2", "饮食控制了").await;
-    let ack = until(&mut p, "ack", &mut resumed).await;
-    assert_eq!(ack["seq"], 8);
+    let own = stored(&mut p, "p-2", &mut resumed).await;
+    assert_eq!(
+        (own["type"].as_str(), own["seq"].as_i64()),
+        (Some("message"), Some(8))
+    );
 
     // A picture: type-checked upload, then a picture message.
     let resp = app
@@ -567,7 +584,7 @@ async fn a_reconnecting_chat_client_resumes_from_its_last_seq_without_loss_or_du
     ))
     .await
     .unwrap();
-    assert_eq!(until(&mut p, "ack", &mut resumed).await["seq"], 9);
+    assert_eq!(stored(&mut p, "p-pic", &mut resumed).await["seq"], 9);
     let resp = app
         .get(
             &format!("/api/v1/consultations/{id}/attachments/{pic}"),
@@ -588,13 +605,13 @@ async fn a_reconnecting_chat_client_resumes_from_its_last_seq_without_loss_or_du
     assert_eq!(ready["last_seq"], 9);
     // Sending continues the sequence, and a resend from before the restart is still recognised.
     send(&mut p, "p-2", "饮食控制了").await;
-    let ack = until(&mut p, "ack", &mut after_restart).await;
+    let ack = stored(&mut p, "p-2", &mut after_restart).await;
     assert_eq!(
         (ack["seq"].as_i64(), ack["duplicate"].as_bool()),
         (Some(8), Some(true))
     );
     send(&mut p, "p-3", "谢谢医生").await;
-    assert_eq!(until(&mut p, "ack", &mut after_restart).await["seq"], 10);
+    assert_eq!(stored(&mut p, "p-3", &mut after_restart).await["seq"], 10);
 
     // A resume point beyond the last message counts from the last one: the
     // next message still arrives.

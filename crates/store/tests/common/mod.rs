@@ -115,3 +115,49 @@ pub async fn fixture() -> Fixture {
         _dir: dir,
     }
 }
+
+/// `n` more consultations between the fixture's patient and doctor, already
+/// in progress (open for chat); answers their ids.
+pub async fn open_consultations(f: &Fixture, n: usize) -> Vec<String> {
+    let mut conn = f.store.conn().await.unwrap();
+    let requester = identity::patient(&mut conn, &f.patient_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .account_id
+        .unwrap();
+    let now = now_ms();
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        ids.push(
+            c::insert_consultation(
+                &mut conn,
+                &NewConsultation {
+                    patient_id: f.patient_id.clone(),
+                    requester_id: requester.clone(),
+                    guardian_present: false,
+                    doctor_id: f.doctor_id.clone(),
+                    org_id: f.org_id.clone(),
+                    department_id: None,
+                    tier: "gp".into(),
+                    parent_id: None,
+                    status: "in_progress".into(),
+                    complaint: "复诊".into(),
+                    suggested_specialty: None,
+                    evidence_kind: None,
+                    evidence_ref: None,
+                    evidence_note: None,
+                    first_visit_pilot: false,
+                    appointment_id: None,
+                    subscription_id: None,
+                    fee_fen: 0,
+                    created_at: now,
+                    expires_at: now + 60_000,
+                },
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    ids
+}
