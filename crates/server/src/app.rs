@@ -86,6 +86,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     store.migrate().await?;
     let drugs = Arc::new(pharmacy::load_catalogue(&settings.pharmacy)?);
     let payments = Arc::new(payment::Payments::from_settings(&settings.payment));
+    let booking_lane = match store.backend() {
+        ihos_store::Backend::Sqlite => Some(Arc::new(scheduling::lane::Lane::start()?)),
+        ihos_store::Backend::Postgres => None,
+    };
     Ok(AppState {
         chat: Arc::new(consultation::chat::ChatHub::start(store.clone())),
         triage: Arc::new(consultation::triage::Triage::load()),
@@ -94,7 +98,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         settings: Arc::new(settings),
         metrics: None,
         booking_gate: Arc::default(),
-        write_queue: Arc::new(tokio::sync::Mutex::new(())),
+        booking_lane,
         drugs,
         rx_signer: Arc::new(pharmacy::signature::HashSigner),
         payments,

@@ -14,9 +14,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// In-process admission gate for bookings (a hint; the database decides).
     pub booking_gate: Arc<crate::scheduling::gate::Gate>,
-    /// On SQLite, write transactions that several clients run at once (DICOM
-    /// ingest) queue here instead of in SQLite's sleeping busy handler.
-    pub write_queue: Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, the thread booking transactions run on (see `scheduling::lane`).
+    pub booking_lane: Option<Arc<crate::scheduling::lane::Lane>>,
     /// Chat fan-out and the batching message writer.
     pub chat: Arc<crate::consultation::chat::ChatHub>,
     /// Complaint-to-department suggestions (jieba segmentation, loaded once).

@@ -784,7 +784,7 @@ pub async fn link_attachment(
 }
 
 /// A transaction on the store (so callers need not name sqlx).
-pub type Tx = crate::Transaction<'static, sqlx::Any>;
+pub type Tx = crate::Tx;
 
 /// The error a caller sees when the chat writer has stopped (shutdown).
 pub fn writer_stopped() -> StoreError {

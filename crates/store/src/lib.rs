@@ -17,6 +17,7 @@ pub mod scheduling;
 pub mod session;
 pub mod testing;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -70,6 +71,46 @@ pub(crate) fn classify(err: sqlx::Error, columns: &[&str]) -> StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time. Write transactions of this process
+    /// queue here in arrival order instead of in SQLite's busy handler, which
+    /// sleeps and retries (1, 2, 5, ... 100 ms) and so leaves the lock idle
+    /// while dozens of bookings wait for it in a registration rush.
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// How long a write transaction waits for its turn before giving up, as
+/// SQLite's busy timeout did.
+const WRITER_WAIT: Duration = Duration::from_secs(10);
+
+/// A write transaction. Derefs to sqlx's transaction (and through it to the
+/// connection); on SQLite it also holds this process's writer turn until
+/// it commits, rolls back or is dropped.
+pub struct Tx {
+    inner: Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = Transaction<'static, sqlx::Any>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -118,7 +159,11 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
@@ -146,10 +191,21 @@ impl Store {
     /// IMMEDIATE`): a deferred one that reads and then writes (an audited
     /// read, say) fails with `SQLITE_BUSY` instead of waiting when another
     /// writer committed in between; the busy timeout covers only the start.
-    pub async fn begin(&self) -> StoreResult<Transaction<'static, sqlx::Any>> {
+    pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            _ => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let turn = tokio::time::timeout(WRITER_WAIT, self.writer.clone().lock_owned())
+                    .await
+                    .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?;
+                Tx {
+                    inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                }
+            }
+            _ => Tx {
+                inner: self.pool.begin().await?,
+                _turn: None,
+            },
         })
     }
 

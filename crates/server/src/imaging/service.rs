@@ -273,18 +273,9 @@ async fn store_one(
         metadata: p.metadata.clone(),
     };
     let result = async {
-        // SQLite: one writer at a time, holding the write lock from BEGIN
-        // (reads come first in the transaction).
-        let (_queued, mut tx) = match state.store.backend() {
-            ihos_store::Backend::Sqlite => {
-                let q = state.write_queue.lock().await;
-                (
-                    Some(q),
-                    state.store.pool().begin_with("BEGIN IMMEDIATE").await?,
-                )
-            }
-            ihos_store::Backend::Postgres => (None, state.store.begin().await?),
-        };
+        // On SQLite the store queues write transactions, so reads that
+        // come first in this one cannot lose the write lock to another.
+        let mut tx = state.store.begin().await?;
         let r = store::store_instance(&mut tx, &new_study, &series, &inst).await?;
         if let store::Stored::New { study_id } = &r {
             audit::record(

@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod gate;
 pub mod jobs;
+pub mod lane;
 pub mod pages;
 pub mod service;
 
@@ -173,6 +174,11 @@ pub async fn book(
     if state.booking_gate.known_full(&id) {
         return Err(slot_unavailable());
     }
+    let _turn = state.booking_gate.turn(&id).await;
+    // The attempt before ours may have taken the last seat.
+    if state.booking_gate.known_full(&id) {
+        return Err(slot_unavailable());
+    }
     // Slot and session are looked up side by side (two pooled connections).
     let (slot, caller) = tokio::join!(
         service::bookable_slot(&state, &id),
@@ -180,10 +186,16 @@ pub async fn book(
     );
     let slot = slot?;
     let caller = caller?.ok_or_else(ApiError::unauthenticated)?;
-    Ok((
-        StatusCode::CREATED,
-        AxumJson(service::book(&state, &caller, slot, input).await?),
-    ))
+    let view = match state.booking_lane.clone() {
+        Some(lane) => {
+            let state = state.clone();
+            lane.run(async move { service::book(&state, &caller, slot, input).await })
+                .await
+                .ok_or_else(|| ApiError::internal("the booking lane stopped"))??
+        }
+        None => service::book(&state, &caller, slot, input).await?,
+    };
+    Ok((StatusCode::CREATED, AxumJson(view)))
 }
 
 /// Appointments of the caller and the children in their care.
