@@ -179,7 +179,7 @@ async fn a_batch_numbers_like_one_by_one_and_leaves_resends_and_closed_chats_to_
         .unwrap()
         .expect("all new, all open");
     tx.commit().await.unwrap();
-    let expected_seq = |i: usize| (i / 40) as i64 + 1 + i64::from(i % 40 == 0);
+    let expected_seq = |i: usize| (i / 40) as i64 + 1 + i64::from(i.is_multiple_of(40));
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(
             (r.consultation_id.as_str(), r.client_id.as_str(), r.seq),

@@ -118,6 +118,7 @@ pub async fn fixture() -> Fixture {
 
 /// `n` more consultations between the fixture's patient and doctor, already
 /// in progress (open for chat); answers their ids.
+#[allow(dead_code)] // each test file compiles this module; only some use it
 pub async fn open_consultations(f: &Fixture, n: usize) -> Vec<String> {
     let mut conn = f.store.conn().await.unwrap();
     let requester = identity::patient(&mut conn, &f.patient_id)
