@@ -149,8 +149,7 @@ impl Store {
                         conn.execute(
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
                              PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-                             PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192; \
-                             PRAGMA wal_autocheckpoint=10000;",
+                             PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192;",
                         )
                         .await?;
                     }
