@@ -213,13 +213,11 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<WriteJob>, rooms: Arc<R
 async fn write_batch(store: &Store, batch: &[WriteJob]) -> StoreResult<Option<Vec<MessageRow>>> {
     let msgs: Vec<&NewMessage> = batch.iter().map(|j| &j.msg).collect();
     let mut tx = store.begin().await?;
-
     let Some(rows) = cstore::append_batch(&mut tx, &msgs).await? else {
         tx.rollback().await?;
         return Ok(None);
     };
     tx.commit().await?;
-
     Ok(Some(rows))
 }
 
