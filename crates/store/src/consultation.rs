@@ -331,6 +331,24 @@ pub struct NewMessage {
     pub created_at: i64,
 }
 
+impl NewMessage {
+    /// The row this message is stored as, with sequence number `seq` and a new id.
+    fn numbered(&self, seq: i64) -> MessageRow {
+        MessageRow {
+            consultation_id: self.consultation_id.clone(),
+            seq,
+            id: new_id(),
+            sender_id: self.sender_id.clone(),
+            sender_role: self.sender_role.clone(),
+            client_id: self.client_id.clone(),
+            kind: self.kind.clone(),
+            body: self.body.clone(),
+            attachment_id: self.attachment_id.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, FromRow, PartialEq, Eq)]
 pub struct MessageRow {
     pub consultation_id: String,
@@ -397,18 +415,7 @@ pub async fn append_message(conn: &mut AnyConnection, m: &NewMessage) -> StoreRe
             },
         );
     };
-    let row = MessageRow {
-        consultation_id: m.consultation_id.clone(),
-        seq,
-        id: new_id(),
-        sender_id: m.sender_id.clone(),
-        sender_role: m.sender_role.clone(),
-        client_id: m.client_id.clone(),
-        kind: m.kind.clone(),
-        body: m.body.clone(),
-        attachment_id: m.attachment_id.clone(),
-        created_at: m.created_at,
-    };
+    let row = m.numbered(seq);
     let inserted = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO consultation_messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (consultation_id, sender_id, client_id) DO NOTHING"
@@ -847,18 +854,7 @@ pub async fn append_batch(
         let Some(seq) = next.get_mut(&m.consultation_id) else {
             return Ok(None);
         };
-        rows.push(MessageRow {
-            consultation_id: m.consultation_id.clone(),
-            seq: *seq,
-            id: new_id(),
-            sender_id: m.sender_id.clone(),
-            sender_role: m.sender_role.clone(),
-            client_id: m.client_id.clone(),
-            kind: m.kind.clone(),
-            body: m.body.clone(),
-            attachment_id: m.attachment_id.clone(),
-            created_at: m.created_at,
-        });
+        rows.push(m.numbered(*seq));
         *seq += 1;
     }
     let mut rest: &[MessageRow] = &rows;

@@ -77,31 +77,9 @@ pub async fn fixture() -> Fixture {
     )
     .await
     .unwrap();
-    let now = now_ms();
     let consultation_id = c::insert_consultation(
         &mut conn,
-        &NewConsultation {
-            patient_id: patient_id.clone(),
-            requester_id: p_acc,
-            guardian_present: false,
-            doctor_id: d_acc.clone(),
-            org_id: org_id.clone(),
-            department_id: None,
-            tier: "gp".into(),
-            parent_id: None,
-            status: "requested".into(),
-            complaint: "复诊".into(),
-            suggested_specialty: None,
-            evidence_kind: None,
-            evidence_ref: None,
-            evidence_note: None,
-            first_visit_pilot: false,
-            appointment_id: None,
-            subscription_id: None,
-            fee_fen: 2000,
-            created_at: now,
-            expires_at: now + 60_000,
-        },
+        &consultation(&patient_id, &p_acc, &d_acc, &org_id, "requested", 2000),
     )
     .await
     .unwrap();
@@ -127,38 +105,57 @@ pub async fn open_consultations(f: &Fixture, n: usize) -> Vec<String> {
         .unwrap()
         .account_id
         .unwrap();
-    let now = now_ms();
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
         ids.push(
             c::insert_consultation(
                 &mut conn,
-                &NewConsultation {
-                    patient_id: f.patient_id.clone(),
-                    requester_id: requester.clone(),
-                    guardian_present: false,
-                    doctor_id: f.doctor_id.clone(),
-                    org_id: f.org_id.clone(),
-                    department_id: None,
-                    tier: "gp".into(),
-                    parent_id: None,
-                    status: "in_progress".into(),
-                    complaint: "复诊".into(),
-                    suggested_specialty: None,
-                    evidence_kind: None,
-                    evidence_ref: None,
-                    evidence_note: None,
-                    first_visit_pilot: false,
-                    appointment_id: None,
-                    subscription_id: None,
-                    fee_fen: 0,
-                    created_at: now,
-                    expires_at: now + 60_000,
-                },
+                &consultation(
+                    &f.patient_id,
+                    &requester,
+                    &f.doctor_id,
+                    &f.org_id,
+                    "in_progress",
+                    0,
+                ),
             )
             .await
             .unwrap(),
         );
     }
     ids
+}
+
+/// A GP follow-up consultation between the fixture's kind of parties.
+fn consultation(
+    patient_id: &str,
+    requester_id: &str,
+    doctor_id: &str,
+    org_id: &str,
+    status: &str,
+    fee_fen: i64,
+) -> NewConsultation {
+    let now = now_ms();
+    NewConsultation {
+        patient_id: patient_id.into(),
+        requester_id: requester_id.into(),
+        guardian_present: false,
+        doctor_id: doctor_id.into(),
+        org_id: org_id.into(),
+        department_id: None,
+        tier: "gp".into(),
+        parent_id: None,
+        status: status.into(),
+        complaint: "复诊".into(),
+        suggested_specialty: None,
+        evidence_kind: None,
+        evidence_ref: None,
+        evidence_note: None,
+        first_visit_pilot: false,
+        appointment_id: None,
+        subscription_id: None,
+        fee_fen,
+        created_at: now,
+        expires_at: now + 60_000,
+    }
 }
