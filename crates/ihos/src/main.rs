@@ -62,8 +62,10 @@ async fn main() -> anyhow::Result<()> {
             if let Some(b) = bind {
                 settings.bind = b;
             }
-            let mut state = ihos_server::build_state(settings).await?;
-            state.metrics = ihos_server::install_metrics();
+            let state = ihos_server::build_state(settings).await?;
+            if let Some(handle) = ihos_server::install_metrics() {
+                let _ = state.metrics.set(handle);
+            }
             if with_demo {
                 demo::print_accounts(&demo::load(&state).await?);
             }

@@ -90,19 +90,19 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         ihos_store::Backend::Sqlite => Some(Arc::new(scheduling::lane::Lane::start()?)),
         ihos_store::Backend::Postgres => None,
     };
-    Ok(AppState {
+    Ok(AppState::new(crate::state::Shared {
         chat: Arc::new(consultation::chat::ChatHub::start(store.clone())),
         triage: Arc::new(consultation::triage::Triage::load()),
         store,
         vault: Vault::new(&key),
         settings: Arc::new(settings),
-        metrics: None,
+        metrics: std::sync::OnceLock::new(),
         booking_gate: Arc::default(),
         booking_lane,
         drugs,
         rx_signer: Arc::new(pharmacy::signature::HashSigner),
         payments,
-    })
+    }))
 }
 
 /// Install the Prometheus recorder once per process; later calls reuse it.
@@ -175,7 +175,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    match &state.metrics {
+    match state.metrics.get() {
         Some(h) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
             h.render(),

@@ -6,12 +6,33 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::crypto::Vault;
 use crate::settings::Settings;
 
+/// The shared state handed to every handler. One `Arc`: axum clones the
+/// state for every request and middleware layer, and cloning the fields one
+/// by one (the cipher's key schedule among them) cost a tenth of the CPU of
+/// a registration rush's refusals.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Store,
     pub vault: Vault,
     pub settings: Arc<Settings>,
-    pub metrics: Option<PrometheusHandle>,
+    /// Set once at start when the Prometheus recorder is installed.
+    pub metrics: std::sync::OnceLock<PrometheusHandle>,
     /// In-process admission gate for bookings (a hint; the database decides).
     pub booking_gate: Arc<crate::scheduling::gate::Gate>,
     /// On SQLite, the thread booking transactions run on (see `scheduling::lane`).

@@ -4,7 +4,8 @@
 
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
-use crate::{StoreResult, classify, new_id};
+use crate::audit::AuditEntry;
+use crate::{Backend, Store, StoreError, StoreResult, classify, new_id};
 
 #[derive(Debug, Clone)]
 pub struct NewTemplate {
@@ -477,6 +478,16 @@ pub async fn insert_appointment(
     now: i64,
 ) -> StoreResult<Option<String>> {
     let id = new_id();
+    let inserted = insert_appointment_as(conn, &id, a, now).await?;
+    Ok(inserted.then_some(id))
+}
+
+async fn insert_appointment_as(
+    conn: &mut AnyConnection,
+    id: &str,
+    a: &NewAppointment<'_>,
+    now: i64,
+) -> StoreResult<bool> {
     let done = sqlx::query(
         "INSERT INTO appointments (id, slot_id, patient_id, booked_by, doctor_id, org_id, service_date, \
          starts_at, ends_at, fee_fen, code, status, active_start, created_at) \
@@ -484,7 +495,7 @@ pub async fn insert_appointment(
          WHERE NOT EXISTS (SELECT 1 FROM appointments WHERE patient_id = $3 AND status = 'booked' \
            AND starts_at < $9 AND ends_at > $8)",
     )
-    .bind(&id)
+    .bind(id)
     .bind(&a.slot.id)
     .bind(a.patient_id)
     .bind(a.booked_by)
@@ -499,7 +510,157 @@ pub async fn insert_appointment(
     .execute(&mut *conn)
     .await
     .map_err(|e| classify(e, &["active_start", "code"]))?;
-    Ok((done.rows_affected() == 1).then_some(id))
+    Ok(done.rows_affected() == 1)
+}
+
+/// Everything one booking writes: the seat, the patient's day count, the
+/// appointment, its audit entry and the confirmation notice.
+#[derive(Debug, Clone)]
+pub struct Booking<'a> {
+    pub appointment_id: &'a str,
+    pub appointment: NewAppointment<'a>,
+    pub daily_limit: i64,
+    pub now: i64,
+    pub audit: AuditEntry<'a>,
+    pub notice_topic: &'a str,
+    pub notice_recipient: Option<&'a str>,
+    pub notice_payload: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookOutcome {
+    Booked,
+    /// No seat left (or the slot is closed, not yet released or started).
+    SlotFull,
+    DailyLimitReached,
+    /// The patient holds a booking overlapping this time.
+    Overlapping,
+}
+
+/// Write one booking, all or nothing: the seat, the patient's day count, the
+/// appointment, its audit entry and the notice are committed together, or
+/// nothing is. A second booking at the same start that slips in
+/// concurrently fails with `StoreError::Duplicate { what: "active_start" }`.
+///
+/// On PostgreSQL this is one statement (data-modifying CTEs, no explicit
+/// transaction): in a rush the database shares the 2 cores with the web
+/// server, and each round trip it saves waited a millisecond or more for a
+/// core. SQLite has no such CTEs; its statements are in-process calls.
+pub async fn book_seat(store: &Store, b: &Booking<'_>) -> StoreResult<BookOutcome> {
+    if store.backend() == Backend::Postgres {
+        let mut conn = store.conn().await?;
+        return book_seat_in_one_statement(&mut conn, b).await;
+    }
+    let mut tx = store.begin().await?;
+    let a = &b.appointment;
+    // Anything but Booked returns early: dropping `tx` rolls back what was written.
+    if !take_seat(&mut tx, &a.slot.id, b.now).await? {
+        return Ok(BookOutcome::SlotFull);
+    }
+    if !count_day_booking(&mut tx, a.patient_id, &a.slot.service_date, b.daily_limit).await? {
+        return Ok(BookOutcome::DailyLimitReached);
+    }
+    if !insert_appointment_as(&mut tx, b.appointment_id, a, b.now).await? {
+        return Ok(BookOutcome::Overlapping);
+    }
+    crate::audit::record(&mut tx, &b.audit).await?;
+    enqueue(
+        &mut tx,
+        b.notice_topic,
+        b.notice_recipient,
+        b.notice_payload,
+        b.now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(BookOutcome::Booked)
+}
+
+const DAILY_LIMIT_REACHED: &str = "daily_limit_reached";
+const OVERLAPPING: &str = "overlapping_booking";
+
+/// The same steps and conditions as the statements in `book_seat`; each
+/// step reads the rows of the one before, so a failed condition stops the
+/// rest, and `ihos_abort` undoes a seat taken for a booking that then fails.
+async fn book_seat_in_one_statement(
+    conn: &mut AnyConnection,
+    b: &Booking<'_>,
+) -> StoreResult<BookOutcome> {
+    let a = &b.appointment;
+    let answer: Result<(i64, i64), sqlx::Error> = sqlx::query_as(
+        "WITH seat AS ( \
+           UPDATE slots SET remaining = remaining - 1 \
+           WHERE id = $1 AND remaining > 0 AND status = 'open' AND opens_at <= $2 AND starts_at > $2 \
+           RETURNING id), \
+         day AS ( \
+           INSERT INTO patient_day_bookings (patient_id, service_date, booked) SELECT $3, $4, 1 FROM seat \
+           ON CONFLICT (patient_id, service_date) DO UPDATE SET booked = patient_day_bookings.booked + 1 \
+           WHERE patient_day_bookings.booked < $5 \
+           RETURNING 1 AS counted), \
+         appointment AS ( \
+           INSERT INTO appointments (id, slot_id, patient_id, booked_by, doctor_id, org_id, service_date, \
+             starts_at, ends_at, fee_fen, code, status, active_start, created_at) \
+           SELECT $6, $1, $3, $7, $8, $9, $4, $10, $11, $12, $13, 'booked', $10, $2 FROM day \
+           WHERE NOT EXISTS (SELECT 1 FROM appointments WHERE patient_id = $3 AND status = 'booked' \
+             AND starts_at < $11 AND ends_at > $10) \
+           RETURNING id), \
+         audited AS ( \
+           INSERT INTO audit_log (id, at, actor_id, actor_roles, action, subject_type, subject_id, ground, \
+             org_id, request_id) \
+           SELECT $14, $2, $15, $16, $17, $18, $19, $20, $21, $22 FROM appointment RETURNING 1), \
+         noticed AS ( \
+           INSERT INTO outbox (id, created_at, topic, recipient_id, payload, attempts) \
+           SELECT $23, $2, $24, $25, $26, 0 FROM appointment RETURNING 1), \
+         counts AS ( \
+           SELECT (SELECT COUNT(*) FROM seat) AS seats, (SELECT COUNT(*) FROM day) AS counted, \
+             (SELECT COUNT(*) FROM appointment) * (SELECT COUNT(*) FROM audited) \
+               * (SELECT COUNT(*) FROM noticed) AS written) \
+         SELECT seats, CASE WHEN seats > 0 AND written = 0 \
+           THEN ihos_abort(CASE WHEN counted = 0 THEN $27 ELSE $28 END) ELSE written END \
+         FROM counts",
+    )
+    .bind(&a.slot.id)
+    .bind(b.now)
+    .bind(a.patient_id)
+    .bind(&a.slot.service_date)
+    .bind(b.daily_limit)
+    .bind(b.appointment_id)
+    .bind(a.booked_by)
+    .bind(&a.slot.doctor_id)
+    .bind(&a.slot.org_id)
+    .bind(a.slot.starts_at)
+    .bind(a.slot.ends_at)
+    .bind(a.slot.fee_fen)
+    .bind(a.code)
+    .bind(new_id())
+    .bind(b.audit.actor_id)
+    .bind(b.audit.actor_roles)
+    .bind(b.audit.action)
+    .bind(b.audit.subject_type)
+    .bind(b.audit.subject_id)
+    .bind(b.audit.ground)
+    .bind(b.audit.org_id)
+    .bind(b.audit.request_id)
+    .bind(new_id())
+    .bind(b.notice_topic)
+    .bind(b.notice_recipient)
+    .bind(b.notice_payload)
+    .bind(DAILY_LIMIT_REACHED)
+    .bind(OVERLAPPING)
+    .fetch_one(&mut *conn)
+    .await;
+    match answer {
+        Ok((0, _)) => Ok(BookOutcome::SlotFull),
+        Ok(_) => Ok(BookOutcome::Booked),
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("P0001") => {
+            match db.message() {
+                DAILY_LIMIT_REACHED => Ok(BookOutcome::DailyLimitReached),
+                OVERLAPPING => Ok(BookOutcome::Overlapping),
+                _ => Err(StoreError::Db(sqlx::Error::Database(db))),
+            }
+        }
+        Err(e) => Err(classify(e, &["active_start", "code"])),
+    }
 }
 
 #[derive(Debug, Clone, FromRow)]

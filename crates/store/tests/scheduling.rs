@@ -2,8 +2,9 @@
 //! atomically, the per-day counter bounds bookings, the unique
 //! (patient, start) index refuses a second booking at one time.
 
+use ihos_store::audit::AuditEntry;
 use ihos_store::identity::{self, NewAccount, NewAffiliation, NewPatient, NewPractitioner};
-use ihos_store::scheduling::{self as sched, NewAppointment, NewSlot};
+use ihos_store::scheduling::{self as sched, BookOutcome, Booking, NewAppointment, NewSlot};
 use ihos_store::{AnyConnection, Store, now_ms, org, testing};
 
 struct Db {
@@ -259,4 +260,179 @@ async fn the_day_counter_and_the_unique_start_bound_one_patients_bookings() {
     )
     .await
     .unwrap();
+}
+
+/// Another slot of the same doctor, `offset_ms` after `s`.
+async fn slot_after(
+    conn: &mut AnyConnection,
+    s: &sched::SlotRow,
+    offset_ms: i64,
+) -> sched::SlotRow {
+    let id = sched::insert_slot(
+        conn,
+        &NewSlot {
+            doctor_id: s.doctor_id.clone(),
+            org_id: s.org_id.clone(),
+            department_id: None,
+            template_id: None,
+            service_date: s.service_date.clone(),
+            starts_at: s.starts_at + offset_ms,
+            ends_at: s.ends_at + offset_ms,
+            slot_minutes: 5,
+            mode: "offline".into(),
+            slot_type: "expert".into(),
+            fee_fen: 5000,
+            capacity: s.capacity,
+            opens_at: s.opens_at,
+        },
+        now_ms(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    sched::slot(conn, &id).await.unwrap().unwrap()
+}
+
+async fn book(
+    store: &Store,
+    s: &sched::SlotRow,
+    patient_id: &str,
+    account_id: &str,
+    daily_limit: i64,
+) -> Result<BookOutcome, ihos_store::StoreError> {
+    let id = ihos_store::new_id();
+    let code = id[id.len() - 8..].to_string();
+    sched::book_seat(
+        store,
+        &Booking {
+            appointment_id: &id,
+            appointment: NewAppointment {
+                slot: s,
+                patient_id,
+                booked_by: account_id,
+                code: &code,
+            },
+            daily_limit,
+            now: now_ms(),
+            audit: AuditEntry {
+                actor_id: Some(account_id),
+                actor_roles: "patient",
+                action: "appointment.create",
+                subject_type: "patient",
+                subject_id: patient_id,
+                ground: "self",
+                org_id: Some(&s.org_id),
+                request_id: None,
+            },
+            notice_topic: "appointment.booked",
+            notice_recipient: Some(account_id),
+            notice_payload: r#"{"appointment_id":"x"}"#,
+        },
+    )
+    .await
+}
+
+/// What a booking writes, counted: (seats left, the patient's appointments,
+/// their day count, booking audit entries, booking notices).
+async fn written(
+    store: &Store,
+    s: &sched::SlotRow,
+    patient_id: &str,
+    account_id: &str,
+) -> (i64, i64, i64, i64, i64) {
+    let mut c = store.conn().await.unwrap();
+    let count = |sql: &'static str, key: String| sqlx::query_scalar::<_, i64>(sql).bind(key);
+    let remaining = sched::slot(&mut c, &s.id).await.unwrap().unwrap().remaining;
+    let appointments = count(
+        "SELECT COUNT(*) FROM appointments WHERE patient_id = $1",
+        patient_id.into(),
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    let day = count(
+        "SELECT COALESCE(MAX(booked), 0) FROM patient_day_bookings WHERE patient_id = $1",
+        patient_id.into(),
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    let audited = count(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'appointment.create' AND subject_id = $1",
+        patient_id.into(),
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    let noticed = count(
+        "SELECT COUNT(*) FROM outbox WHERE topic = 'appointment.booked' AND recipient_id = $1",
+        account_id.into(),
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    (remaining, appointments, day, audited, noticed)
+}
+
+#[tokio::test]
+async fn a_booking_is_written_whole_or_not_at_all() {
+    let db = fresh().await;
+    let (s, later, p1, p2, p3) = {
+        let mut c = db.store.conn().await.unwrap();
+        let s = slot(&mut c, 2).await;
+        let later = slot_after(&mut c, &s, 3_600_000).await;
+        (
+            s,
+            later,
+            patient(&mut c, 1).await,
+            patient(&mut c, 2).await,
+            patient(&mut c, 3).await,
+        )
+    };
+    let mut c = db.store.conn().await.unwrap();
+    let mut account_of = std::collections::HashMap::new();
+    for p in [&p1, &p2, &p3] {
+        let acc = identity::patient(&mut c, p)
+            .await
+            .unwrap()
+            .unwrap()
+            .account_id
+            .unwrap();
+        account_of.insert(p.clone(), acc);
+    }
+    drop(c);
+    let a1 = &account_of[&p1];
+
+    assert_eq!(
+        book(&db.store, &s, &p1, a1, 1).await.unwrap(),
+        BookOutcome::Booked
+    );
+    assert_eq!(written(&db.store, &s, &p1, a1).await, (1, 1, 1, 1, 1));
+
+    // The same time again: refused, and the seat it took is back.
+    assert_eq!(
+        book(&db.store, &s, &p1, a1, 5).await.unwrap(),
+        BookOutcome::Overlapping
+    );
+    assert_eq!(written(&db.store, &s, &p1, a1).await, (1, 1, 1, 1, 1));
+
+    // Another time the same day over a limit of one: refused, nothing kept.
+    assert_eq!(
+        book(&db.store, &later, &p1, a1, 1).await.unwrap(),
+        BookOutcome::DailyLimitReached
+    );
+    assert_eq!(written(&db.store, &later, &p1, a1).await, (2, 1, 1, 1, 1));
+
+    // The last seat, then none.
+    let (a2, a3) = (&account_of[&p2], &account_of[&p3]);
+    assert_eq!(
+        book(&db.store, &s, &p2, a2, 1).await.unwrap(),
+        BookOutcome::Booked
+    );
+    assert_eq!(
+        book(&db.store, &s, &p3, a3, 1).await.unwrap(),
+        BookOutcome::SlotFull
+    );
+    assert_eq!(written(&db.store, &s, &p2, a2).await, (0, 1, 1, 1, 1));
+    assert_eq!(written(&db.store, &s, &p3, a3).await, (0, 0, 0, 0, 0));
 }

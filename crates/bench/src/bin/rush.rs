@@ -436,7 +436,7 @@ async fn rush(
             (next.clone(), paths.clone(), tokens.clone(), tried.clone());
         workers.spawn(async move {
             let mut lat = Vec::new();
-            let mut last_ok = 0.0f64;
+            let mut wins: Vec<(f64, usize)> = Vec::new();
             let (mut ok, mut unavailable, mut other) = (0usize, 0usize, 0usize);
             let mut rng: u64 = 0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1);
             loop {
@@ -455,7 +455,7 @@ async fn rush(
                     Ok((201, _)) => {
                         lat.push(t0.elapsed().as_micros() as u64);
                         ok += 1;
-                        last_ok = started.elapsed().as_secs_f64();
+                        wins.push((started.elapsed().as_secs_f64(), i));
                     }
                     Ok((409, body)) if body.contains(r#""error":"slot_unavailable""#) => {
                         lat.push(t0.elapsed().as_micros() as u64);
@@ -477,14 +477,15 @@ async fn rush(
                     }
                 }
             }
-            (lat, ok, unavailable, other, last_ok)
+            (lat, ok, unavailable, other, wins)
         });
     }
     let mut lat = Vec::with_capacity(attempts);
-    let (mut ok, mut unavailable, mut other, mut sold_out_secs) = (0, 0, 0, 0.0f64);
+    let (mut ok, mut unavailable, mut other) = (0, 0, 0);
+    let mut wins = Vec::new();
     while let Some(r) = workers.join_next().await {
-        let (l, o, u, e, last) = r?;
-        sold_out_secs = sold_out_secs.max(last);
+        let (l, o, u, e, w) = r?;
+        wins.extend(w);
         lat.extend(l);
         ok += o;
         unavailable += u;
@@ -492,6 +493,20 @@ async fn rush(
     }
     let secs = started.elapsed().as_secs_f64();
     lat.sort_unstable();
+    wins.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let sold_out_secs = wins.last().map_or(0.0, |w| w.0);
+    // When the seats went: the 50% and 90% confirmations and the last, and
+    // the latest attempt (by number) that won.
+    let at = |q: f64| {
+        let k = ((wins.len() as f64 * q).ceil() as usize).saturating_sub(1);
+        wins.get(k).map_or(0.0, |w| w.0)
+    };
+    let last_winning_attempt = wins.iter().map(|w| w.1).max().unwrap_or(0);
+    println!(
+        "[{backend}] clients={clients:>3} seats confirmed: half by {:.3}s, 90% by {:.3}s, all by {sold_out_secs:.3}s; last winning attempt #{last_winning_attempt}",
+        at(0.5),
+        at(0.9)
+    );
     let mut conn = s.state.store.conn().await?;
     let (db_confirmed, oversold, duplicates, mismatched) =
         ihos_store::scheduling::rush_invariants(&mut conn, doctor).await?;

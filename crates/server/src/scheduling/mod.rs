@@ -179,21 +179,34 @@ pub async fn book(
     if state.booking_gate.known_full(&id) {
         return Err(slot_unavailable());
     }
-    // Slot and session are looked up side by side (two pooled connections).
-    let (slot, caller) = tokio::join!(
+    // Slot, session and (booking for oneself) the caller's patient record are
+    // looked up side by side on pooled connections.
+    let for_self = input
+        .patient_id
+        .as_deref()
+        .is_none_or(|p| p.trim().is_empty());
+    let (slot, caller, own_patient) = tokio::join!(
         service::bookable_slot(&state, &id),
-        auth::resolve(&state, &headers)
+        auth::resolve(&state, &headers),
+        async {
+            if for_self {
+                service::own_patient(&state, &headers).await
+            } else {
+                Ok(None)
+            }
+        }
     );
     let slot = slot?;
     let caller = caller?.ok_or_else(ApiError::unauthenticated)?;
+    let own_patient = own_patient?;
     let view = match state.booking_lane.clone() {
         Some(lane) => {
             let state = state.clone();
-            lane.run(async move { service::book(&state, &caller, slot, input).await })
+            lane.run(async move { service::book(&state, &caller, slot, input, own_patient).await })
                 .await
                 .ok_or_else(|| ApiError::internal("the booking lane stopped"))??
         }
-        None => service::book(&state, &caller, slot, input).await?,
+        None => service::book(&state, &caller, slot, input, own_patient).await?,
     };
     Ok((StatusCode::CREATED, AxumJson(view)))
 }

@@ -12,8 +12,9 @@ use ihos_domain::scheduling::{
     parse_date, parse_hhmm, parse_weekday,
 };
 use ihos_domain::{DomainError, Role, Title};
+use ihos_store::identity::PatientRow;
 use ihos_store::scheduling::{
-    self as store, AppointmentRow, NewSlot, NewTemplate, SlotRow, TemplateRow,
+    self as store, AppointmentRow, BookOutcome, NewSlot, NewTemplate, SlotRow, TemplateRow,
 };
 use ihos_store::{AnyConnection, StoreError, audit, identity, now_ms, org};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -1067,6 +1068,20 @@ pub async fn bookable_slot(state: &AppState, slot_id: &str) -> ApiResult<store::
     Ok(card)
 }
 
+/// The caller's own patient record by their session token, read beside the
+/// session and the slot when a patient books for themselves (one round trip
+/// fewer for every seat taken in a rush). `book` checks it is the caller's.
+pub async fn own_patient(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<Option<PatientRow>> {
+    let Some(token) = crate::auth::token_from_headers(headers) else {
+        return Ok(None);
+    };
+    let mut c = state.store.conn().await?;
+    Ok(identity::patient_of_session(&mut c, &crate::crypto::token_hash(&token), now_ms()).await?)
+}
+
 /// Book one seat of a slot. The gate (checked by the handler) refuses known
 /// full slots early; here the conditional UPDATE takes the seat, the per-day
 /// counter bounds bookings per patient and day, and the unique
@@ -1077,6 +1092,7 @@ pub async fn book(
     caller: &Caller,
     card: store::SlotCard,
     input: BookingInput,
+    own_patient: Option<PatientRow>,
 ) -> ApiResult<AppointmentView> {
     caller.require(Role::Patient)?;
     let policy = state.settings.scheduling;
@@ -1085,18 +1101,26 @@ pub async fn book(
     policy
         .check_bookable(now, slot.opens_at, slot.starts_at)
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.code, e.message))?;
-    let mut c = state.store.conn().await?;
-    let patient = match input
+    let own_patient =
+        own_patient.filter(|p| p.account_id.as_deref() == Some(caller.account_id.as_str()));
+    let requested = input
         .patient_id
         .as_deref()
         .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        None => identity::patient_of_account(&mut c, &caller.account_id).await?,
-        Some(id) => identity::patient(&mut c, id).await?.filter(|p| {
-            p.account_id.as_deref() == Some(caller.account_id.as_str())
-                || p.guardian_account_id.as_deref() == Some(caller.account_id.as_str())
-        }),
+        .filter(|p| !p.is_empty());
+    let patient = match (requested, own_patient) {
+        (None, Some(own)) => Some(own),
+        (None, None) => {
+            let mut c = state.store.conn().await?;
+            identity::patient_of_account(&mut c, &caller.account_id).await?
+        }
+        (Some(id), _) => {
+            let mut c = state.store.conn().await?;
+            identity::patient(&mut c, id).await?.filter(|p| {
+                p.account_id.as_deref() == Some(caller.account_id.as_str())
+                    || p.guardian_account_id.as_deref() == Some(caller.account_id.as_str())
+            })
+        }
     }
     .ok_or_else(|| {
         ApiError::from(
@@ -1107,70 +1131,12 @@ pub async fn book(
             .on("patient_id"),
         )
     })?;
-    drop(c);
 
-    let mut tx = state.store.begin().await?;
-    // The first statement writes, so SQLite takes its write lock up front.
-    if !store::take_seat(&mut tx, &slot.id, now).await? {
-        drop(tx);
-        state.booking_gate.mark_full(&slot.id);
-        return Err(slot_unavailable());
-    }
-    if !store::count_day_booking(
-        &mut tx,
-        &patient.id,
-        &slot.service_date,
-        i64::from(policy.daily_limit),
-    )
-    .await?
-    {
-        return Err(conflict(
-            "daily_limit_reached",
-            &format!(
-                "A patient may hold at most {} bookings per day; cancel one to book another.",
-                policy.daily_limit
-            ),
-        ));
-    }
+    let id = ihos_store::new_id();
     let code = booking_code();
-    let id = match store::insert_appointment(
-        &mut tx,
-        &store::NewAppointment {
-            slot,
-            patient_id: &patient.id,
-            booked_by: &caller.account_id,
-            code: &code,
-        },
-        now,
-    )
-    .await
-    {
-        Ok(Some(id)) => id,
-        // An overlapping booking, or the same start booked concurrently.
-        Ok(None) => return Err(double_booking()),
-        Err(StoreError::Duplicate { what }) if what == "active_start" => {
-            return Err(double_booking());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let ground = if patient.account_id.as_deref() == Some(caller.account_id.as_str()) {
-        "self"
-    } else {
-        "guardian"
-    };
-    record(
-        &mut tx,
-        caller,
-        "appointment.create",
-        "patient",
-        &patient.id,
-        ground,
-        Some(&slot.org_id),
-    )
-    .await?;
     let view = AppointmentView {
-        id,
-        code,
+        id: id.clone(),
+        code: code.clone(),
         status: AppointmentStatus::Booked.as_str().to_string(),
         patient_id: patient.id.clone(),
         patient_name: patient.name.clone(),
@@ -1193,16 +1159,60 @@ pub async fn book(
         "appointment_id": view.id, "code": view.code, "patient_name": view.patient_name,
         "doctor_name": view.doctor_name, "org_name": view.org_name, "date": view.date,
         "start": view.start, "fee_fen": view.fee_fen,
-    });
-    store::enqueue(
-        &mut tx,
-        "appointment.booked",
-        Some(&caller.account_id),
-        &payload.to_string(),
+    })
+    .to_string();
+    let ground = if patient.account_id.as_deref() == Some(caller.account_id.as_str()) {
+        "self"
+    } else {
+        "guardian"
+    };
+    let roles = caller.roles_label();
+    let booking = store::Booking {
+        appointment_id: &id,
+        appointment: store::NewAppointment {
+            slot,
+            patient_id: &patient.id,
+            booked_by: &caller.account_id,
+            code: &code,
+        },
+        daily_limit: i64::from(policy.daily_limit),
         now,
-    )
-    .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+        audit: audit::AuditEntry {
+            actor_id: Some(&caller.account_id),
+            actor_roles: &roles,
+            action: "appointment.create",
+            subject_type: "patient",
+            subject_id: &patient.id,
+            ground,
+            org_id: Some(&slot.org_id),
+            request_id: caller.request_id.as_deref(),
+        },
+        notice_topic: "appointment.booked",
+        notice_recipient: Some(&caller.account_id),
+        notice_payload: &payload,
+    };
+    match store::book_seat(&state.store, &booking).await {
+        Ok(BookOutcome::Booked) => {}
+        Ok(BookOutcome::SlotFull) => {
+            state.booking_gate.mark_full(&slot.id);
+            return Err(slot_unavailable());
+        }
+        Ok(BookOutcome::DailyLimitReached) => {
+            return Err(conflict(
+                "daily_limit_reached",
+                &format!(
+                    "A patient may hold at most {} bookings per day; cancel one to book another.",
+                    policy.daily_limit
+                ),
+            ));
+        }
+        // An overlapping booking, or the same start booked concurrently.
+        Ok(BookOutcome::Overlapping) => return Err(double_booking()),
+        Err(StoreError::Duplicate { what }) if what == "active_start" => {
+            return Err(double_booking());
+        }
+        Err(e) => return Err(e.into()),
+    }
     if slot.remaining <= 1 {
         // Probably the last seat: let the gate refuse the next attempts; a
         // wrong guess only costs the next caller's trip to the database.
