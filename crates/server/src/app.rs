@@ -13,7 +13,9 @@ use axum::routing::get;
 use ihos_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
@@ -152,7 +154,7 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(SequentialRequestId::new()))
         .with_state(state)
 }
 
@@ -189,19 +191,60 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Request ids: a random prefix per process and a counter. Unique like a
+/// UUID, without a `getrandom` system call per request (a rush's refusals
+/// are a few microseconds each).
+#[derive(Clone)]
+struct SequentialRequestId {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestId {
+    fn new() -> Self {
+        Self {
+            prefix: uuid::Uuid::new_v4().simple().to_string()[..12].into(),
+            next: Arc::default(),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+fn method_label(m: &axum::http::Method) -> metrics::SharedString {
+    use axum::http::Method;
+    let known = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+    ];
+    known
+        .iter()
+        .find(|(k, _)| k == m)
+        .map_or_else(|| m.as_str().to_string().into(), |(_, s)| (*s).into())
+}
+
 async fn track_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
+    let route: metrics::SharedString = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = req.method().to_string();
+        .map_or_else(|| "unmatched".into(), |p| p.as_str().to_string().into());
+    let method = method_label(req.method());
     let resp = next.run(req).await;
-    let labels = [
-        ("method", method),
-        ("route", route),
-        ("status", resp.status().as_u16().to_string()),
-    ];
+    let status: metrics::SharedString = resp.status().as_u16().to_string().into();
+    let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("ihos_http_requests_total", &labels).increment(1);
     metrics::histogram!("ihos_http_request_duration_seconds", &labels)
         .record(start.elapsed().as_secs_f64());
