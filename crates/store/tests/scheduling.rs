@@ -341,37 +341,34 @@ async fn written(
     account_id: &str,
 ) -> (i64, i64, i64, i64, i64) {
     let mut c = store.conn().await.unwrap();
-    let count = |sql: &'static str, key: String| sqlx::query_scalar::<_, i64>(sql).bind(key);
     let remaining = sched::slot(&mut c, &s.id).await.unwrap().unwrap().remaining;
-    let appointments = count(
-        "SELECT COUNT(*) FROM appointments WHERE patient_id = $1",
-        patient_id.into(),
-    )
-    .fetch_one(&mut *c)
-    .await
-    .unwrap();
-    let day = count(
-        "SELECT COALESCE(MAX(booked), 0) FROM patient_day_bookings WHERE patient_id = $1",
-        patient_id.into(),
-    )
-    .fetch_one(&mut *c)
-    .await
-    .unwrap();
-    let audited = count(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'appointment.create' AND subject_id = $1",
-        patient_id.into(),
-    )
-    .fetch_one(&mut *c)
-    .await
-    .unwrap();
-    let noticed = count(
-        "SELECT COUNT(*) FROM outbox WHERE topic = 'appointment.booked' AND recipient_id = $1",
-        account_id.into(),
-    )
-    .fetch_one(&mut *c)
-    .await
-    .unwrap();
-    (remaining, appointments, day, audited, noticed)
+    let mut counts = Vec::new();
+    for (sql, key) in [
+        (
+            "SELECT COUNT(*) FROM appointments WHERE patient_id = $1",
+            patient_id,
+        ),
+        (
+            "SELECT COALESCE(MAX(booked), 0) FROM patient_day_bookings WHERE patient_id = $1",
+            patient_id,
+        ),
+        (
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'appointment.create' AND subject_id = $1",
+            patient_id,
+        ),
+        (
+            "SELECT COUNT(*) FROM outbox WHERE topic = 'appointment.booked' AND recipient_id = $1",
+            account_id,
+        ),
+    ] {
+        let n: i64 = sqlx::query_scalar(sql)
+            .bind(key)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        counts.push(n);
+    }
+    (remaining, counts[0], counts[1], counts[2], counts[3])
 }
 
 #[tokio::test]
