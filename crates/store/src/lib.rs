@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 pub use sqlx::{AnyConnection, Transaction};
 
@@ -76,6 +76,8 @@ pub struct Store {
     /// sleeps and retries (1, 2, 5, ... 100 ms) and so leaves the lock idle
     /// while dozens of bookings wait for it in a registration rush.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the checkpointer stops when the last clone of the store is gone.
+    _checkpointer: Option<Arc<tokio::sync::oneshot::Sender<()>>>,
 }
 
 /// How long a write transaction waits for its turn before giving up, as
@@ -85,12 +87,26 @@ const WRITER_WAIT: Duration = Duration::from_secs(10);
 /// A write transaction. Derefs to sqlx's transaction (and through it to the
 /// connection); on SQLite it also holds this process's writer turn until
 /// it commits, rolls back or is dropped.
-pub struct Tx {
-    inner: Transaction<'static, sqlx::Any>,
+pub struct WriteTx<'c> {
+    inner: Transaction<'c, sqlx::Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-impl Tx {
+/// A write transaction on a connection of the pool's choosing.
+pub type Tx = WriteTx<'static>;
+
+/// A pool connection kept by one long-lived writer (the chat's group
+/// commit). SQLite keeps a page cache per connection and a connection's
+/// own commits leave it valid, whereas the pool hands out its connections in
+/// turn, each with a cache emptied by the others' writes: a batch of chat
+/// messages then re-read every index page it touched from the OS.
+pub type PinnedConn = sqlx::pool::PoolConnection<sqlx::Any>;
+
+/// Page cache of a pinned SQLite writer (64 MiB): the index pages of a few
+/// thousand busy chats.
+const PINNED_CACHE: &str = "PRAGMA cache_size=-65536";
+
+impl WriteTx<'_> {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.inner.commit().await
     }
@@ -100,14 +116,14 @@ impl Tx {
     }
 }
 
-impl std::ops::Deref for Tx {
-    type Target = Transaction<'static, sqlx::Any>;
+impl<'c> std::ops::Deref for WriteTx<'c> {
+    type Target = Transaction<'c, sqlx::Any>;
     fn deref(&self) -> &Self::Target {
         &self.inner
     }
 }
 
-impl std::ops::DerefMut for Tx {
+impl std::ops::DerefMut for WriteTx<'_> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.inner
     }
@@ -149,7 +165,8 @@ impl Store {
                         conn.execute(
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
                              PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-                             PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192;",
+                             PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192; \
+                             PRAGMA wal_autocheckpoint=0;",
                         )
                         .await?;
                     }
@@ -158,10 +175,16 @@ impl Store {
             })
             .connect(&url)
             .await?;
+        let writer = Arc::new(tokio::sync::Mutex::new(()));
+        let checkpointer = match backend {
+            Backend::Sqlite => Some(spawn_checkpointer(&url, writer.clone()).await?),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
-            writer: Arc::new(tokio::sync::Mutex::new(())),
+            writer,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -193,9 +216,7 @@ impl Store {
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self.backend {
             Backend::Sqlite => {
-                let turn = tokio::time::timeout(WRITER_WAIT, self.writer.clone().lock_owned())
-                    .await
-                    .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?;
+                let turn = self.writer_turn().await?;
                 Tx {
                     inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
                     _turn: Some(turn),
@@ -208,6 +229,42 @@ impl Store {
         })
     }
 
+    /// A write transaction on `conn` (a pinned connection), as `begin` does on the pool.
+    pub async fn begin_on<'c>(&self, conn: &'c mut AnyConnection) -> StoreResult<WriteTx<'c>> {
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                let turn = self.writer_turn().await?;
+                WriteTx {
+                    inner: conn.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                }
+            }
+            _ => WriteTx {
+                inner: conn.begin().await?,
+                _turn: None,
+            },
+        })
+    }
+
+    async fn writer_turn(&self) -> StoreResult<tokio::sync::OwnedMutexGuard<()>> {
+        tokio::time::timeout(WRITER_WAIT, self.writer.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))
+    }
+
+    /// A connection for one long-lived writer to keep (see [`PinnedConn`]),
+    /// or `None` when the pool is too small to give one away for good.
+    pub async fn pin(&self) -> StoreResult<Option<PinnedConn>> {
+        if self.pool.options().get_max_connections() < 4 {
+            return Ok(None);
+        }
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Sqlite {
+            conn.execute(PINNED_CACHE).await?;
+        }
+        Ok(Some(conn))
+    }
+
     /// For readiness probes: one round trip to the database.
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -217,6 +274,64 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How often the SQLite checkpointer copies committed pages from the WAL
+/// into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// WAL frames (pages) after which the checkpointer makes the WAL start over.
+const WAL_RESTART_FRAMES: i64 = 8192;
+
+/// SQLite checkpoints run on a connection of their own, off every writer's
+/// path. Left to the committing connection (SQLite's default, every 1,000
+/// WAL pages), a chat batch that dirtied a few thousand index pages copied
+/// them all into the database file and waited for `fsync` before its
+/// messages could be delivered.
+///
+/// A passive checkpoint blocks nobody, but under a steady stream of commits
+/// it never catches up with the last one, and the WAL only starts over once
+/// it has: so when the WAL is long, a second passive pass leaves little to
+/// copy and a restarting checkpoint does the rest between two writers.
+async fn spawn_checkpointer(
+    url: &str,
+    writer: Arc<tokio::sync::Mutex<()>>,
+) -> StoreResult<Arc<tokio::sync::oneshot::Sender<()>>> {
+    let mut conn = AnyConnection::connect(url).await?;
+    conn.execute("PRAGMA journal_size_limit=67108864; PRAGMA busy_timeout=10000;")
+        .await?;
+    let (alive, mut gone) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = &mut gone => break,
+                _ = tick.tick() => {
+                    if let Err(e) = checkpoint(&mut conn, &writer).await {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+                    }
+                }
+            }
+        }
+        let _ = conn.close().await;
+    });
+    Ok(Arc::new(alive))
+}
+
+async fn checkpoint(
+    conn: &mut AnyConnection,
+    writer: &tokio::sync::Mutex<()>,
+) -> Result<(), sqlx::Error> {
+    let passive = || sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)");
+    let (_, frames, _) = passive().fetch_one(&mut *conn).await?;
+    if frames >= WAL_RESTART_FRAMES {
+        passive().fetch_one(&mut *conn).await?;
+        let _turn = writer.lock().await;
+        sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 fn prepare_sqlite_url(url: &str) -> StoreResult<String> {

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ihos_store::consultation::{self as cstore, Appended, MessageRow, NewMessage};
-use ihos_store::{Store, StoreResult};
+use ihos_store::{PinnedConn, Store, StoreResult, WriteTx};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -128,7 +128,7 @@ impl ChatHub {
         // among thousands of busy connections it waited its turn after every
         // statement, and those waits, not the database, bounded throughput.
         let handle = tokio::runtime::Handle::current();
-        let writer = write_loop(store, rx, rooms.clone());
+        let writer = write_loop(store, rx, rooms.clone(), closing.subscribe());
         if let Err(e) = std::thread::Builder::new()
             .name("ihos-chat-writer".into())
             .spawn(move || handle.block_on(writer))
@@ -172,9 +172,39 @@ impl ChatHub {
     }
 }
 
-async fn write_loop(store: Store, mut rx: mpsc::Receiver<WriteJob>, rooms: Arc<Rooms>) {
+async fn write_loop(
+    store: Store,
+    mut rx: mpsc::Receiver<WriteJob>,
+    rooms: Arc<Rooms>,
+    mut closing: watch::Receiver<bool>,
+) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
+    // Taken at the first message and again after a failure (the old one may
+    // be broken); given back when the server shuts down, or the pool could
+    // not close.
+    let mut pinned: Option<PinnedConn> = None;
+    let mut pin_wanted = true;
+    let mut shutting_down = false;
+    loop {
+        let first = tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            _ = closing.changed(), if !shutting_down => {
+                shutting_down = true;
+                pin_wanted = false;
+                pinned = None;
+                continue;
+            }
+        };
+        if pin_wanted {
+            pin_wanted = false;
+            pinned = store.pin().await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "chat writer shares the pool");
+                None
+            });
+        }
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -182,7 +212,15 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<WriteJob>, rooms: Arc<R
                 Err(_) => break,
             }
         }
-        match write_batch(&store, &batch).await {
+        let written = match pinned.as_deref_mut() {
+            Some(conn) => write_batch(store.begin_on(conn).await, &batch).await,
+            None => write_batch(store.begin().await, &batch).await,
+        };
+        if written.is_err() {
+            pinned = None;
+            pin_wanted = !shutting_down;
+        }
+        match written {
             Ok(Some(rows)) => {
                 for (job, row) in batch.drain(..).zip(rows) {
                     rooms.publish_message(&row);
@@ -210,9 +248,12 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<WriteJob>, rooms: Arc<R
 /// The common case, all new messages to open chats: one transaction and a
 /// few statements for the whole batch. `None` means the transaction was
 /// rolled back and the batch needs writing one by one.
-async fn write_batch(store: &Store, batch: &[WriteJob]) -> StoreResult<Option<Vec<MessageRow>>> {
+async fn write_batch(
+    tx: StoreResult<WriteTx<'_>>,
+    batch: &[WriteJob],
+) -> StoreResult<Option<Vec<MessageRow>>> {
     let msgs: Vec<&NewMessage> = batch.iter().map(|j| &j.msg).collect();
-    let mut tx = store.begin().await?;
+    let mut tx = tx?;
     let Some(rows) = cstore::append_batch(&mut tx, &msgs).await? else {
         tx.rollback().await?;
         return Ok(None);

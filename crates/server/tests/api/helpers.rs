@@ -12,6 +12,7 @@ pub struct TestApp {
     pub client: Client,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -60,7 +61,7 @@ async fn serve_test_app(settings: Settings, dir: tempfile::TempDir) -> TestApp {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = state.clone();
-    tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         ihos_server::serve_on(listener, served, async move {
             let _ = rx.await;
         })
@@ -73,6 +74,7 @@ async fn serve_test_app(settings: Settings, dir: tempfile::TempDir) -> TestApp {
         client: Client::new(),
         _dir: dir,
         _shutdown: tx,
+        server,
     }
 }
 
@@ -84,12 +86,17 @@ impl TestApp {
             state,
             _dir,
             _shutdown,
+            server,
             ..
         } = self;
         let settings = (*state.settings).clone();
         let _ = _shutdown.send(());
         drop(state);
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // A stopped server has given back every database connection.
+        tokio::time::timeout(std::time::Duration::from_secs(10), server)
+            .await
+            .expect("the old server stops within 10 s")
+            .expect("the old server stops cleanly");
         serve_test_app(settings, _dir).await
     }
 }
