@@ -297,7 +297,10 @@ async fn spawn_checkpointer(
     writer: Arc<tokio::sync::Mutex<()>>,
 ) -> StoreResult<Arc<tokio::sync::oneshot::Sender<()>>> {
     let mut conn = AnyConnection::connect(url).await?;
-    conn.execute("PRAGMA journal_size_limit=67108864; PRAGMA busy_timeout=10000;")
+    // A restarting checkpoint waits for readers of older snapshots while it
+    // holds this process's writer turn: it gives up after 100 ms and tries
+    // again at the next tick rather than stall every writer.
+    conn.execute("PRAGMA journal_size_limit=67108864; PRAGMA busy_timeout=100;")
         .await?;
     let (alive, mut gone) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
