@@ -5,8 +5,10 @@
 
 1,000 consultations, a patient and a doctor message each per transaction
 (2,000 messages, as the chat's group commit writes them in the closed-loop
-benchmark), WAL, synchronous=NORMAL, no automatic checkpoint. Prints the time
-and the WAL bytes per message after 100 warm-up transactions.
+benchmark), WAL, synchronous=NORMAL, no automatic checkpoint. Client ids are
+shaped as the benchmark's (`patient-<run>-<n>`): time-ordered, as our page's
+`c-<time>-<random>` are. Prints the time and the WAL bytes per message after
+100 warm-up transactions.
 """
 import os
 import sqlite3
@@ -18,11 +20,14 @@ COLUMNS = ("consultation_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NUL
            "sender_id TEXT NOT NULL, sender_role TEXT NOT NULL, client_id TEXT NOT NULL, "
            "kind TEXT NOT NULL, body TEXT, attachment_id TEXT, created_at INTEGER NOT NULL")
 LAYOUTS = {
-    # As in migrations/sqlite/0003 (the UNIQUE index on the time-ordered id
-    # only appends, so it is left out here).
-    "ihos: PK (consultation, seq) + UNIQUE (consultation, sender, client id)":
+    # The UNIQUE index on the time-ordered message id only appends, so it is
+    # left out of every layout here.
+    "ihos until migration 0010: PK (consultation, seq) + UNIQUE (consultation, sender, client id)":
         f"CREATE TABLE m ({COLUMNS}, PRIMARY KEY (consultation_id, seq), "
         "UNIQUE (consultation_id, sender_id, client_id))",
+    "ihos since migration 0010: PK (consultation, seq) + UNIQUE (client id, sender, consultation)":
+        f"CREATE TABLE m ({COLUMNS}, PRIMARY KEY (consultation_id, seq)); "
+        "CREATE UNIQUE INDEX u ON m (client_id, sender_id, consultation_id)",
     "PK (consultation, seq) only":
         f"CREATE TABLE m ({COLUMNS}, PRIMARY KEY (consultation_id, seq))",
     "clustered by (consultation, seq), WITHOUT ROWID, + UNIQUE":
@@ -37,7 +42,7 @@ def measure(ddl: str, path: str) -> tuple[float, float]:
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "wal_autocheckpoint=0",
                    "cache_size=-65536"):
         db.execute(f"PRAGMA {pragma}")
-    db.execute(ddl)
+    db.executescript(ddl)
     consultations = [str(uuid.uuid4()) for _ in range(1000)]
     patients = [str(uuid.uuid4()) for _ in range(1000)]
     doctors = [str(uuid.uuid4()) for _ in range(50)]
