@@ -196,6 +196,16 @@ impl Store {
         Ok(())
     }
 
+    /// Apply the migrations up to `version` only, for tests of an upgrade
+    /// with data in place; `migrate` applies the rest.
+    pub async fn migrate_up_to(&self, version: i64) -> StoreResult<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run_to(version, &self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run_to(version, &self.pool).await?,
+        }
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

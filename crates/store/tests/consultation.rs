@@ -7,7 +7,7 @@ use ihos_store::identity;
 use ihos_store::now_ms;
 
 mod common;
-use common::{Fixture, fixture};
+use common::{Fixture, fixture, fixture_before_upgrade, open_consultations};
 
 fn msg(f: &Fixture, client_id: &str) -> NewMessage {
     NewMessage {
@@ -241,4 +241,77 @@ async fn a_batch_numbers_like_one_by_one_and_leaves_resends_and_closed_chats_to_
             .unwrap();
         assert_eq!(row.next_seq, 2);
     }
+}
+
+#[tokio::test]
+async fn messages_stored_before_migration_0010_survive_it_and_stay_idempotent() {
+    // 0010 rebuilds the message table on SQLite to re-key its idempotency index.
+    let f = fixture_before_upgrade(9).await;
+    let cid = open_consultations(&f, 1).await.remove(0);
+    let patient_account = {
+        let mut conn = f.store.conn().await.unwrap();
+        identity::patient(&mut conn, &f.patient_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .account_id
+            .unwrap()
+    };
+    let send = |sender: &str, role: &str, client_id: &str, body: &str| NewMessage {
+        consultation_id: cid.clone(),
+        sender_id: sender.into(),
+        sender_role: role.into(),
+        client_id: client_id.into(),
+        kind: "text".into(),
+        body: Some(body.into()),
+        attachment_id: None,
+        created_at: now_ms(),
+    };
+    let before = [
+        send(&patient_account, "patient", "c-1", "医生您好"),
+        // The same client id from the other side is another message.
+        send(&f.doctor_id, "doctor", "c-1", "请讲"),
+        send(&patient_account, "patient", "c-2", "血糖复查结果已上传"),
+    ];
+    {
+        let mut conn = f.store.conn().await.unwrap();
+        for m in &before {
+            assert!(matches!(
+                c::append_message(&mut conn, m).await.unwrap(),
+                Appended::New(_)
+            ));
+        }
+    }
+
+    f.store.migrate().await.unwrap();
+
+    let mut conn = f.store.conn().await.unwrap();
+    let kept: Vec<(i64, String, String)> = c::messages_after(&mut conn, &cid, 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.seq, m.client_id, m.body.unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            (1, "c-1".to_string(), "医生您好".to_string()),
+            (2, "c-1".to_string(), "请讲".to_string()),
+            (3, "c-2".to_string(), "血糖复查结果已上传".to_string()),
+        ]
+    );
+    // A resend of a message stored before the upgrade is still recognised...
+    let Appended::Repeat(again) = c::append_message(&mut conn, &before[2]).await.unwrap() else {
+        panic!("a resend after the upgrade is recognised")
+    };
+    assert_eq!(again.seq, 3);
+    // ...and numbering goes on without a gap.
+    let Appended::New(next) =
+        c::append_message(&mut conn, &send(&patient_account, "patient", "c-3", "谢谢"))
+            .await
+            .unwrap()
+    else {
+        panic!("a new message after the upgrade is stored")
+    };
+    assert_eq!(next.seq, 4);
 }

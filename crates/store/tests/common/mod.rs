@@ -16,10 +16,24 @@ pub struct Fixture {
 }
 
 pub async fn fixture() -> Fixture {
+    fixture_migrated(None).await
+}
+
+/// The fixture on a database migrated only up to `version` (an upgrade test
+/// runs `store.migrate()` itself once its data is in place).
+#[allow(dead_code)] // each test file compiles this module; only some use it
+pub async fn fixture_before_upgrade(version: i64) -> Fixture {
+    fixture_migrated(Some(version)).await
+}
+
+async fn fixture_migrated(up_to: Option<i64>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = testing::fresh_database_url(dir.path()).await;
     let store = Store::connect(&url, 5).await.unwrap();
-    store.migrate().await.unwrap();
+    match up_to {
+        Some(version) => store.migrate_up_to(version).await.unwrap(),
+        None => store.migrate().await.unwrap(),
+    }
     let mut conn = store.conn().await.unwrap();
     let acct = |n: &str| NewAccount {
         display_name: n.into(),
