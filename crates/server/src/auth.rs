@@ -6,7 +6,8 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use ihos_domain::Role;
-use ihos_store::{now_ms, session};
+use ihos_store::now_ms;
+use ihos_store::session::{self, SessionCaller};
 
 use crate::crypto::token_hash;
 use crate::error::ApiError;
@@ -101,21 +102,35 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Cal
     };
     let grants = rows
         .into_iter()
-        .filter_map(|(_, _, role, scope)| {
-            let role = Role::parse(&role?).ok()?;
-            Some((role, scope.unwrap_or_default()))
-        })
+        .filter_map(|(_, _, role, scope)| Some((role?, scope.unwrap_or_default())))
         .collect();
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    Ok(Some(Caller {
+    let session = SessionCaller {
         account_id,
         display_name,
         grants,
-        request_id,
-    }))
+    };
+    Ok(Some(Caller::from_session(session, headers)))
+}
+
+impl Caller {
+    /// The caller behind a live session, with this request's id.
+    pub fn from_session(session: SessionCaller, headers: &HeaderMap) -> Self {
+        let grants = session
+            .grants
+            .into_iter()
+            .filter_map(|(role, scope)| Some((Role::parse(&role).ok()?, scope)))
+            .collect();
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Caller {
+            account_id: session.account_id,
+            display_name: session.display_name,
+            grants,
+            request_id,
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {

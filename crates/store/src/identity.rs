@@ -203,23 +203,6 @@ pub async fn patient(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<P
     .await?)
 }
 
-/// The patient record of a live session's own account, found by the token
-/// hash in one trip, so a booking can read it beside the session itself.
-pub async fn patient_of_session(
-    conn: &mut AnyConnection,
-    token_hash: &str,
-    now: i64,
-) -> StoreResult<Option<PatientRow>> {
-    Ok(sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {PATIENT_COLUMNS} FROM patients WHERE account_id = \
-         (SELECT account_id FROM sessions WHERE token_hash = $1 AND expires_at > $2)"
-    )))
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?)
-}
-
 pub async fn patient_of_account(
     conn: &mut AnyConnection,
     account_id: &str,

@@ -286,17 +286,109 @@ pub struct SlotCard {
     pub org_name: String,
 }
 
-pub async fn slot_card(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<SlotCard>> {
-    Ok(sqlx::query_as(
+/// Everything a booking needs before it writes, in one round trip: the
+/// slot card, the session's account and role grants, and that account's own
+/// patient record. In a rush every seat taken pays for its reads on the
+/// shared cores, so three statements on three connections become one.
+#[derive(Debug, Clone)]
+pub struct BookingContext {
+    pub card: SlotCard,
+    /// The live session's account, if the token names one (not expired, not disabled).
+    pub caller: Option<crate::session::SessionCaller>,
+    /// The caller's own patient record, if they have one.
+    pub own_patient: Option<crate::identity::PatientRow>,
+}
+
+#[derive(FromRow)]
+struct BookingContextRow {
+    #[sqlx(flatten)]
+    card: SlotCard,
+    caller_id: Option<String>,
+    caller_name: Option<String>,
+    caller_role: Option<String>,
+    caller_scope: Option<String>,
+    p_id: Option<String>,
+    p_account_id: Option<String>,
+    p_name: Option<String>,
+    p_resident_id_enc: Option<String>,
+    p_resident_id_masked: Option<String>,
+    p_birth_date: Option<String>,
+    p_sex: Option<String>,
+    p_phone_enc: Option<String>,
+    p_guardian_account_id: Option<String>,
+    p_guardian_relation: Option<String>,
+    p_created_at: Option<i64>,
+}
+
+impl BookingContextRow {
+    fn own_patient(&self) -> Option<crate::identity::PatientRow> {
+        Some(crate::identity::PatientRow {
+            id: self.p_id.clone()?,
+            account_id: self.p_account_id.clone(),
+            name: self.p_name.clone()?,
+            resident_id_enc: self.p_resident_id_enc.clone()?,
+            resident_id_masked: self.p_resident_id_masked.clone()?,
+            birth_date: self.p_birth_date.clone()?,
+            sex: self.p_sex.clone()?,
+            phone_enc: self.p_phone_enc.clone(),
+            guardian_account_id: self.p_guardian_account_id.clone(),
+            guardian_relation: self.p_guardian_relation.clone(),
+            created_at: self.p_created_at?,
+        })
+    }
+}
+
+/// `None` when there is no such slot. A missing, expired or disabled
+/// session gives a context without a caller; the session rules are those
+/// of `session::session_caller`.
+pub async fn booking_context(
+    conn: &mut AnyConnection,
+    slot_id: &str,
+    token_hash: Option<&str>,
+    now: i64,
+) -> StoreResult<Option<BookingContext>> {
+    let rows: Vec<BookingContextRow> = sqlx::query_as(
         "SELECT s.id, s.doctor_id, s.org_id, s.department_id, s.template_id, s.service_date, s.starts_at, \
          s.ends_at, s.slot_minutes, s.mode, s.slot_type, s.fee_fen, s.capacity, s.remaining, s.opens_at, s.status, \
-         d.name AS doctor_name, o.name AS org_name \
+         d.name AS doctor_name, o.name AS org_name, \
+         a.id AS caller_id, a.display_name AS caller_name, g.role AS caller_role, g.scope_id AS caller_scope, \
+         p.id AS p_id, p.account_id AS p_account_id, p.name AS p_name, p.resident_id_enc AS p_resident_id_enc, \
+         p.resident_id_masked AS p_resident_id_masked, p.birth_date AS p_birth_date, p.sex AS p_sex, \
+         p.phone_enc AS p_phone_enc, p.guardian_account_id AS p_guardian_account_id, \
+         p.guardian_relation AS p_guardian_relation, p.created_at AS p_created_at \
          FROM slots s JOIN practitioners d ON d.account_id = s.doctor_id JOIN organisations o ON o.id = s.org_id \
-         WHERE s.id = $1",
+         LEFT JOIN sessions ss ON ss.token_hash = $2 AND ss.expires_at > $3 \
+         LEFT JOIN accounts a ON a.id = ss.account_id AND a.disabled = 0 \
+         LEFT JOIN role_grants g ON g.account_id = a.id \
+         LEFT JOIN patients p ON p.account_id = a.id \
+         WHERE s.id = $1 ORDER BY g.role, g.scope_id",
     )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?)
+    .bind(slot_id)
+    .bind(token_hash)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let own_patient = first.own_patient();
+    let caller = match (&first.caller_id, &first.caller_name) {
+        (Some(account_id), Some(display_name)) => Some(crate::session::SessionCaller {
+            account_id: account_id.clone(),
+            display_name: display_name.clone(),
+            grants: rows
+                .iter()
+                .filter_map(|r| Some((r.caller_role.clone()?, r.caller_scope.clone()?)))
+                .collect(),
+        }),
+        _ => None,
+    };
+    let card = rows.into_iter().next().map(|r| r.card);
+    Ok(card.map(|card| BookingContext {
+        card,
+        caller,
+        own_patient,
+    }))
 }
 
 /// Open slots of one template that start after `from`.
@@ -472,6 +564,12 @@ pub struct NewAppointment<'a> {
 /// Insert a booked appointment unless the patient already holds a booking
 /// overlapping its time (answers None then). The unique (patient_id,
 /// active_start) index backs this under concurrency.
+///
+/// The overlap check reads that index too: `active_start` is set exactly
+/// while an appointment is booked, so `active_start < end` visits only the
+/// patient's open bookings. Asked as `starts_at < end` the planners chose the
+/// (status, starts_at) index and read every booked appointment in the
+/// system that starts earlier: a cost that grew with the platform.
 pub async fn insert_appointment(
     conn: &mut AnyConnection,
     a: &NewAppointment<'_>,
@@ -492,8 +590,8 @@ async fn insert_appointment_as(
         "INSERT INTO appointments (id, slot_id, patient_id, booked_by, doctor_id, org_id, service_date, \
          starts_at, ends_at, fee_fen, code, status, active_start, created_at) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'booked', $8, $12 \
-         WHERE NOT EXISTS (SELECT 1 FROM appointments WHERE patient_id = $3 AND status = 'booked' \
-           AND starts_at < $9 AND ends_at > $8)",
+         WHERE NOT EXISTS (SELECT 1 FROM appointments WHERE patient_id = $3 AND active_start < $9 \
+           AND ends_at > $8 AND status = 'booked')",
     )
     .bind(id)
     .bind(&a.slot.id)
@@ -601,8 +699,8 @@ async fn book_seat_in_one_statement(
            INSERT INTO appointments (id, slot_id, patient_id, booked_by, doctor_id, org_id, service_date, \
              starts_at, ends_at, fee_fen, code, status, active_start, created_at) \
            SELECT $6, $1, $3, $7, $8, $9, $4, $10, $11, $12, $13, 'booked', $10, $2 FROM day \
-           WHERE NOT EXISTS (SELECT 1 FROM appointments WHERE patient_id = $3 AND status = 'booked' \
-             AND starts_at < $11 AND ends_at > $10) \
+           WHERE NOT EXISTS (SELECT 1 FROM appointments WHERE patient_id = $3 AND active_start < $11 \
+             AND ends_at > $10 AND status = 'booked') \
            RETURNING id), \
          audited AS ( \
            INSERT INTO audit_log (id, at, actor_id, actor_roles, action, subject_type, subject_id, ground, \

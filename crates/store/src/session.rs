@@ -42,6 +42,14 @@ pub async fn session_account(
 
 /// A live session's account, display name and role grants in one round
 /// trip: one row per grant (role and scope NULL when there is none).
+/// An account behind a live session: (role, scope) pairs as stored.
+#[derive(Debug, Clone)]
+pub struct SessionCaller {
+    pub account_id: String,
+    pub display_name: String,
+    pub grants: Vec<(String, String)>,
+}
+
 pub async fn session_caller(
     conn: &mut AnyConnection,
     token_hash: &str,

@@ -433,3 +433,93 @@ async fn a_booking_is_written_whole_or_not_at_all() {
     assert_eq!(written(&db.store, &s, &p2, a2).await, (0, 1, 1, 1, 1));
     assert_eq!(written(&db.store, &s, &p3, a3).await, (0, 0, 0, 0, 0));
 }
+
+#[tokio::test]
+async fn the_booking_context_reads_slot_session_and_own_patient_together() {
+    use ihos_store::session;
+    let db = fresh().await;
+    let mut c = db.store.conn().await.unwrap();
+    let s = slot(&mut c, 3).await;
+    let p = patient(&mut c, 1).await;
+    let acc = identity::patient(&mut c, &p)
+        .await
+        .unwrap()
+        .unwrap()
+        .account_id
+        .unwrap();
+    identity::grant_role(&mut c, &acc, "patient", "")
+        .await
+        .unwrap();
+    identity::grant_role(&mut c, &acc, "doctor", "org-1")
+        .await
+        .unwrap();
+    let no_patient = account(&mut c, 7).await;
+    let now = now_ms();
+    session::insert_session(&mut c, "live", &acc, now, now + 60_000)
+        .await
+        .unwrap();
+    session::insert_session(&mut c, "expired", &acc, now - 120_000, now - 60_000)
+        .await
+        .unwrap();
+    session::insert_session(&mut c, "no-patient", &no_patient, now, now + 60_000)
+        .await
+        .unwrap();
+
+    let ctx = sched::booking_context(&mut c, &s.id, Some("live"), now)
+        .await
+        .unwrap()
+        .expect("the slot exists");
+    assert_eq!(ctx.card.slot.id, s.id);
+    assert_eq!(ctx.card.doctor_name, "王医生");
+    assert_eq!(ctx.card.org_name, "城东医院");
+    assert_eq!(ctx.card.slot.remaining, 3);
+    let caller = ctx.caller.expect("a live session");
+    assert_eq!(caller.account_id, acc);
+    assert_eq!(caller.display_name, "用户1001");
+    assert_eq!(
+        caller.grants,
+        vec![
+            ("doctor".to_string(), "org-1".to_string()),
+            ("patient".to_string(), String::new())
+        ]
+    );
+    let own = ctx.own_patient.expect("the caller's own record");
+    assert_eq!(own.id, p);
+    assert_eq!(own.name, "张三");
+    assert_eq!(own.account_id.as_deref(), Some(acc.as_str()));
+
+    // No token, an unknown one or an expired one: the slot, nobody calling.
+    for token in [None, Some("unknown"), Some("expired")] {
+        let ctx = sched::booking_context(&mut c, &s.id, token, now)
+            .await
+            .unwrap()
+            .expect("the slot exists");
+        assert!(ctx.caller.is_none(), "{token:?}");
+        assert!(ctx.own_patient.is_none(), "{token:?}");
+    }
+    // An account without a patient record of its own.
+    let ctx = sched::booking_context(&mut c, &s.id, Some("no-patient"), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ctx.caller.unwrap().account_id, no_patient);
+    assert!(ctx.own_patient.is_none());
+    // A disabled account has no live session.
+    sqlx::query("UPDATE accounts SET disabled = 1 WHERE id = $1")
+        .bind(&acc)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    let ctx = sched::booking_context(&mut c, &s.id, Some("live"), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ctx.caller.is_none());
+    // No such slot.
+    assert!(
+        sched::booking_context(&mut c, "no-such-slot", Some("no-patient"), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

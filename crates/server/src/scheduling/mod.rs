@@ -17,7 +17,7 @@ use axum::{Json as AxumJson, Router};
 use serde::Deserialize;
 use service::*;
 
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::Json;
 use crate::state::AppState;
@@ -179,26 +179,13 @@ pub async fn book(
     if state.booking_gate.known_full(&id) {
         return Err(slot_unavailable());
     }
-    // Slot, session and (booking for oneself) the caller's patient record are
-    // looked up side by side on pooled connections.
+    let (slot, caller, own_patient) = service::booking_context(&state, &id, &headers).await?;
+    let caller = caller.ok_or_else(ApiError::unauthenticated)?;
     let for_self = input
         .patient_id
         .as_deref()
         .is_none_or(|p| p.trim().is_empty());
-    let (slot, caller, own_patient) = tokio::join!(
-        service::bookable_slot(&state, &id),
-        auth::resolve(&state, &headers),
-        async {
-            if for_self {
-                service::own_patient(&state, &headers).await
-            } else {
-                Ok(None)
-            }
-        }
-    );
-    let slot = slot?;
-    let caller = caller?.ok_or_else(ApiError::unauthenticated)?;
-    let own_patient = own_patient?;
+    let own_patient = own_patient.filter(|_| for_self);
     let view = match state.booking_lane.clone() {
         Some(lane) => {
             let state = state.clone();

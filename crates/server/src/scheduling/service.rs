@@ -1053,33 +1053,26 @@ fn booking_code() -> String {
         .collect()
 }
 
-/// Before anyone is authenticated: the slot exists and is not known full.
-/// A full slot is public knowledge, so it is refused here (and remembered by
-/// the gate) without spending the session lookup.
-pub async fn bookable_slot(state: &AppState, slot_id: &str) -> ApiResult<store::SlotCard> {
+/// The slot, the caller's session and their own patient record, read in
+/// one statement. A full slot is public knowledge, so it is refused here,
+/// before the caller is authenticated (and remembered by the gate).
+pub async fn booking_context(
+    state: &AppState,
+    slot_id: &str,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<(store::SlotCard, Option<Caller>, Option<PatientRow>)> {
+    let token = crate::auth::token_from_headers(headers).map(|t| crate::crypto::token_hash(&t));
     let mut c = state.store.conn().await?;
-    let card = store::slot_card(&mut c, slot_id)
+    let ctx = store::booking_context(&mut c, slot_id, token.as_deref(), now_ms())
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if card.slot.status != "open" || card.slot.remaining <= 0 {
+    let slot = &ctx.card.slot;
+    if slot.status != "open" || slot.remaining <= 0 {
         state.booking_gate.mark_full(slot_id);
         return Err(slot_unavailable());
     }
-    Ok(card)
-}
-
-/// The caller's own patient record by their session token, read beside the
-/// session and the slot when a patient books for themselves (one round trip
-/// fewer for every seat taken in a rush). `book` checks it is the caller's.
-pub async fn own_patient(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-) -> ApiResult<Option<PatientRow>> {
-    let Some(token) = crate::auth::token_from_headers(headers) else {
-        return Ok(None);
-    };
-    let mut c = state.store.conn().await?;
-    Ok(identity::patient_of_session(&mut c, &crate::crypto::token_hash(&token), now_ms()).await?)
+    let caller = ctx.caller.map(|s| Caller::from_session(s, headers));
+    Ok((ctx.card, caller, ctx.own_patient))
 }
 
 /// Book one seat of a slot. The gate (checked by the handler) refuses known
