@@ -10,6 +10,9 @@ mod export;
 mod index;
 use ihos_server::{Settings, app, demo};
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "ihos", version, about = "ihos internet hospital platform")]
 struct Cli {

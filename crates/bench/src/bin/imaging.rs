@@ -8,6 +8,10 @@
 //!     [--clients 5] [--size 128] [--per-study 20] [--meta 1000]
 //!     [--fill 100000] [--window 5000] [--skip-orthanc] [--minutes 25]
 
+// The server runs in this process: the same allocator as `ihos serve`.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -6,9 +6,13 @@
 //! pgbench script runs side by side on the same server as the anchor.
 //!
 //! cargo run --release -p ihos-bench --bin rush -- [--pg postgres://postgres@127.0.0.1:5432/postgres]
-//!     [--attempts 10000] [--clients 8,64] [--slots 200] [--capacity 1] [--skip-sqlite]
+//!     [--attempts 10000] [--clients 8,64] [--slots 200] [--capacity 1] [--skip-sqlite] [--pool N]
 //!
 //! Only 127.0.0.1 is targeted.
+
+// The server runs in this process: the same allocator as `ihos serve`.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +33,8 @@ struct Args {
     slots: usize,
     capacity: usize,
     sqlite: bool,
+    /// Database connections of the server (default: 8 on SQLite, 32 on PostgreSQL).
+    pool: Option<u32>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -39,6 +45,7 @@ fn args() -> anyhow::Result<Args> {
         slots: 200,
         capacity: 1,
         sqlite: true,
+        pool: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -51,6 +58,7 @@ fn args() -> anyhow::Result<Args> {
             "--slots" => a.slots = v()?.parse()?,
             "--capacity" => a.capacity = v()?.parse()?,
             "--skip-sqlite" => a.sqlite = false,
+            "--pool" => a.pool = Some(v()?.parse()?),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -544,7 +552,7 @@ async fn backend_runs(
     dir: tempfile::TempDir,
     a: &Args,
 ) -> anyhow::Result<Vec<Run>> {
-    let pool = if backend == "sqlite" { 8 } else { 32 };
+    let pool = a.pool.unwrap_or(if backend == "sqlite" { 8 } else { 32 });
     let s = start(database_url, dir, pool).await?;
     let client = reqwest::Client::new();
     let (org_admin, org) = setup_org(&s, &client).await?;
