@@ -88,9 +88,13 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     store.migrate().await?;
     let drugs = Arc::new(pharmacy::load_catalogue(&settings.pharmacy)?);
     let payments = Arc::new(payment::Payments::from_settings(&settings.payment));
-    let booking_lane = match store.backend() {
-        ihos_store::Backend::Sqlite => Some(Arc::new(scheduling::lane::Lane::start()?)),
-        ihos_store::Backend::Postgres => None,
+    let (booking_lane, booking_batch) = match store.backend() {
+        ihos_store::Backend::Sqlite => (Some(Arc::new(scheduling::lane::Lane::start()?)), None),
+        ihos_store::Backend::Postgres => {
+            let daily_limit = i64::from(settings.scheduling.daily_limit);
+            let batcher = scheduling::batch::Batcher::start(store.clone(), daily_limit);
+            (None, Some(Arc::new(batcher)))
+        }
     };
     Ok(AppState::new(crate::state::Shared {
         chat: Arc::new(consultation::chat::ChatHub::start(store.clone())),
@@ -101,6 +105,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         metrics: std::sync::OnceLock::new(),
         booking_gate: Arc::default(),
         booking_lane,
+        booking_batch,
         drugs,
         rx_signer: Arc::new(pharmacy::signature::HashSigner),
         payments,
@@ -292,11 +297,16 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    // Chat sockets close when shutdown starts, so the drain does not wait on them.
+    // Chat sockets close when shutdown starts, so the drain does not wait on
+    // them; the booking writers give their connections back.
     let chat = state.chat.clone();
+    let booking_batch = state.booking_batch.clone();
     let shutdown = async move {
         shutdown.await;
         chat.shutdown();
+        if let Some(batch) = booking_batch {
+            batch.shutdown();
+        }
     };
     // Tests and scripts read this line to find the port.
     println!("ihos listening on http://{addr}");

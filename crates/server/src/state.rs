@@ -37,6 +37,8 @@ pub struct Shared {
     pub booking_gate: Arc<crate::scheduling::gate::Gate>,
     /// On SQLite, the thread booking transactions run on (see `scheduling::lane`).
     pub booking_lane: Option<Arc<crate::scheduling::lane::Lane>>,
+    /// On PostgreSQL, group commit for bookings (see `scheduling::batch`).
+    pub booking_batch: Option<Arc<crate::scheduling::batch::Batcher>>,
     /// Chat fan-out and the batching message writer.
     pub chat: Arc<crate::consultation::chat::ChatHub>,
     /// Complaint-to-department suggestions (jieba segmentation, loaded once).

@@ -51,6 +51,13 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// The store is shutting down (its pool is closed).
+    pub fn closed() -> Self {
+        Self::Db(sqlx::Error::PoolClosed)
+    }
+}
+
 /// Map a unique violation to `Duplicate` naming the first of `columns` it
 /// mentions; anything else stays a database error.
 pub(crate) fn classify(err: sqlx::Error, columns: &[&str]) -> StoreError {

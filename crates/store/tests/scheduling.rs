@@ -523,3 +523,138 @@ async fn the_booking_context_reads_slot_session_and_own_patient_together() {
             .is_none()
     );
 }
+
+fn queued(s: &sched::SlotRow, patient_id: &str, account_id: &str) -> sched::QueuedBooking {
+    let id = ihos_store::new_id();
+    let code = id[id.len() - 8..].to_string();
+    sched::QueuedBooking::new(&Booking {
+        appointment_id: &id,
+        appointment: NewAppointment {
+            slot: s,
+            patient_id,
+            booked_by: account_id,
+            code: &code,
+        },
+        daily_limit: 0,
+        now: now_ms(),
+        audit: AuditEntry {
+            actor_id: Some(account_id),
+            actor_roles: "patient",
+            action: "appointment.create",
+            subject_type: "patient",
+            subject_id: patient_id,
+            ground: "self",
+            org_id: Some(&s.org_id),
+            request_id: None,
+        },
+        notice_topic: "appointment.booked",
+        notice_recipient: Some(account_id),
+        notice_payload: r#"{"appointment_id":"x"}"#,
+    })
+}
+
+/// The group-commit statement (PostgreSQL; SQLite writes bookings one by one).
+#[tokio::test]
+async fn a_batch_decides_each_booking_on_its_own() {
+    let db = fresh().await;
+    if db.store.backend() != ihos_store::Backend::Postgres {
+        return;
+    }
+    let hour = 3_600_000;
+    let mut c = db.store.conn().await.unwrap();
+    let s = slot(&mut c, 2).await;
+    let mut later = Vec::new();
+    for k in 1..=6 {
+        later.push(slot_after(&mut c, &s, k * hour).await);
+    }
+    let [a, b, full, d, e, g] = &later[..] else {
+        unreachable!()
+    };
+    let mut who = Vec::new();
+    for n in 1..=10 {
+        let p = patient(&mut c, n).await;
+        let acc = identity::patient(&mut c, &p)
+            .await
+            .unwrap()
+            .unwrap()
+            .account_id
+            .unwrap();
+        who.push((p, acc));
+    }
+    drop(c);
+    let p = |n: usize| (who[n - 1].0.as_str(), who[n - 1].1.as_str());
+    // Before the batch: `full` is taken twice, patient 3 holds `a`,
+    // patient 4 has a booking that day (the limit below is 1), and `g`
+    // has one seat left.
+    for (slot, n) in [(full, 9), (full, 10), (a, 3), (b, 4), (g, 8)] {
+        let (pid, acc) = p(n);
+        assert_eq!(
+            book(&db.store, slot, pid, acc, 5).await.unwrap(),
+            BookOutcome::Booked
+        );
+    }
+
+    let batch = [
+        queued(&s, p(1).0, p(1).1),
+        queued(full, p(2).0, p(2).1),
+        queued(a, p(3).0, p(3).1),
+        queued(d, p(4).0, p(4).1),
+        queued(b, p(5).0, p(5).1),
+    ];
+    let mut c = db.store.conn().await.unwrap();
+    let outcomes: Vec<_> = sched::book_queued(&mut c, &batch, 1)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    drop(c);
+    assert_eq!(
+        outcomes,
+        [
+            BookOutcome::Booked,
+            BookOutcome::SlotFull,
+            BookOutcome::Overlapping,
+            BookOutcome::DailyLimitReached,
+            BookOutcome::Booked,
+        ]
+    );
+    // (seats left, appointments, day count, audit entries, notices)
+    assert_eq!(
+        written(&db.store, &s, p(1).0, p(1).1).await,
+        (1, 1, 1, 1, 1)
+    );
+    assert_eq!(
+        written(&db.store, full, p(2).0, p(2).1).await,
+        (0, 0, 0, 0, 0)
+    );
+    assert_eq!(written(&db.store, a, p(3).0, p(3).1).await, (1, 1, 1, 1, 1));
+    assert_eq!(written(&db.store, d, p(4).0, p(4).1).await, (2, 1, 1, 1, 1));
+    assert_eq!(written(&db.store, b, p(5).0, p(5).1).await, (0, 1, 1, 1, 1));
+
+    // One patient twice, then one last seat wanted twice: the statement
+    // refuses itself and each booking is written alone. No seat is sold twice.
+    let twice = |batch: Vec<sched::QueuedBooking>, limit| {
+        let store = db.store.clone();
+        async move {
+            let mut c = store.conn().await.unwrap();
+            sched::book_queued(&mut c, &batch, limit)
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+        }
+    };
+    let one_patient = vec![queued(e, p(6).0, p(6).1), queued(d, p(6).0, p(6).1)];
+    assert_eq!(
+        twice(one_patient, 5).await,
+        [BookOutcome::Booked, BookOutcome::Booked]
+    );
+    assert_eq!(written(&db.store, d, p(6).0, p(6).1).await, (1, 2, 2, 2, 2));
+    let one_seat = vec![queued(g, p(7).0, p(7).1), queued(g, p(1).0, p(1).1)];
+    assert_eq!(
+        twice(one_seat, 5).await,
+        [BookOutcome::Booked, BookOutcome::SlotFull]
+    );
+    assert_eq!(written(&db.store, g, p(7).0, p(7).1).await, (0, 1, 1, 1, 1));
+    assert_eq!(written(&db.store, g, p(1).0, p(1).1).await, (0, 1, 1, 1, 1));
+}

@@ -2,6 +2,7 @@
 //! search with live remaining seats, booking, cancellation, attendance, the
 //! in-app inbox, and the booking and schedule pages.
 
+pub mod batch;
 pub mod demo;
 pub mod gate;
 pub mod jobs;

@@ -1184,7 +1184,11 @@ pub async fn book(
         notice_recipient: Some(&caller.account_id),
         notice_payload: &payload,
     };
-    match store::book_seat(&state.store, &booking).await {
+    let outcome = match &state.booking_batch {
+        Some(batch) => batch.book(store::QueuedBooking::new(&booking)).await,
+        None => store::book_seat(&state.store, &booking).await,
+    };
+    match outcome {
         Ok(BookOutcome::Booked) => {}
         Ok(BookOutcome::SlotFull) => {
             state.booking_gate.mark_full(&slot.id);
