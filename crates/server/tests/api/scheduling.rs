@@ -161,6 +161,85 @@ async fn fifty_concurrent_bookings_for_five_seats_confirm_exactly_five() {
     assert_eq!((booked, oversold, duplicates, mismatched), (5, 0, 0, 0));
 }
 
+/// Bookings for many slots at once (on PostgreSQL they are written in
+/// batches): two patients per seat, and one patient trying two doctors at
+/// the same time. Every seat goes once and the patient gets one of the two.
+#[tokio::test]
+async fn many_slots_booked_at_once_each_go_once_and_a_double_booking_race_has_one_winner() {
+    let c = clinic().await;
+    let resp = c.extra_hours(&c.doctor, &day(2), "08:00", "12:00", 1).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let slots: Vec<String> = c
+        .slots(&c.doctor, &day(2))
+        .await
+        .iter()
+        .map(|x| s(&x["id"]))
+        .collect();
+    assert_eq!(slots.len(), 16);
+    let (other_doctor, _) = c.app.doctor(&c.org_admin, &c.org, "2009-07-01").await;
+    let resp = c
+        .extra_hours(&other_doctor, &day(2), "08:00", "08:15", 1)
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let same_time = s(&c.slots(&other_doctor, &day(2)).await[0]["id"]);
+    let mut attempts = Vec::new();
+    for (i, slot) in slots.iter().enumerate().skip(1) {
+        for k in 0..2 {
+            let name = format!("患者{}", ["甲", "乙", "丙", "丁"][(2 * i + k) % 4]);
+            attempts.push((c.app.sign_up_patient(&name).await.session, slot.clone()));
+        }
+    }
+    let both = c.app.sign_up_patient("王五").await.session;
+    attempts.push((both.clone(), slots[0].clone()));
+    attempts.push((both.clone(), same_time.clone()));
+    let mut set = tokio::task::JoinSet::new();
+    for (who, slot) in attempts {
+        let (client, url) = (
+            c.app.client.clone(),
+            c.app.url(&format!("/api/v1/slots/{slot}/bookings")),
+        );
+        set.spawn(async move {
+            let resp = client
+                .post(url)
+                .bearer_auth(&who.token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap();
+            (slot, status, body)
+        });
+    }
+    let mut won = std::collections::HashMap::new();
+    let mut refusals = std::collections::HashMap::new();
+    while let Some(r) = set.join_next().await {
+        let (slot, status, body) = r.unwrap();
+        match status {
+            StatusCode::CREATED => *won.entry(slot).or_insert(0) += 1,
+            StatusCode::CONFLICT => *refusals.entry(s(&body["error"])).or_insert(0) += 1,
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    // 15 contested seats, one each; the double-booker got exactly one of theirs.
+    assert!(slots[1..].iter().all(|x| won.get(x) == Some(&1)), "{won:?}");
+    assert_eq!(
+        won.get(&slots[0]).unwrap_or(&0) + won.get(&same_time).unwrap_or(&0),
+        1,
+        "{won:?}"
+    );
+    assert_eq!(refusals.get("slot_unavailable"), Some(&15), "{refusals:?}");
+    assert_eq!(refusals.get("double_booking"), Some(&1), "{refusals:?}");
+    let mut conn = c.app.state.store.conn().await.unwrap();
+    for doctor in [&c.doctor, &other_doctor] {
+        let (_, oversold, duplicates, mismatched) =
+            ihos_store::scheduling::rush_invariants(&mut conn, doctor)
+                .await
+                .unwrap();
+        assert_eq!((oversold, duplicates, mismatched), (0, 0, 0));
+    }
+}
+
 #[tokio::test]
 async fn a_patient_cannot_hold_two_bookings_at_the_same_time() {
     let c = clinic().await;
