@@ -55,6 +55,16 @@ async fn patient(conn: &mut AnyConnection, n: u32) -> String {
     .unwrap()
 }
 
+/// The patient's login account (`patient` makes one per patient).
+async fn login_of(conn: &mut AnyConnection, patient_id: &str) -> String {
+    identity::patient(conn, patient_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .account_id
+        .unwrap()
+}
+
 /// A doctor at a hospital with one slot of `capacity` an hour from now.
 async fn slot(conn: &mut AnyConnection, capacity: i64) -> sched::SlotRow {
     let org_id = org::insert_org(
@@ -198,12 +208,7 @@ async fn the_day_counter_and_the_unique_start_bound_one_patients_bookings() {
             .unwrap()
     );
 
-    let acc = identity::patient(&mut c, &p)
-        .await
-        .unwrap()
-        .unwrap()
-        .account_id
-        .unwrap();
+    let acc = login_of(&mut c, &p).await;
     let first = sched::insert_appointment(
         &mut c,
         &NewAppointment {
@@ -293,24 +298,33 @@ async fn slot_after(
     sched::slot(conn, &id).await.unwrap().unwrap()
 }
 
-async fn book(
-    store: &Store,
-    s: &sched::SlotRow,
-    patient_id: &str,
-    account_id: &str,
-    daily_limit: i64,
-) -> Result<BookOutcome, ihos_store::StoreError> {
-    let id = ihos_store::new_id();
-    let code = id[id.len() - 8..].to_string();
-    sched::book_seat(
-        store,
-        &Booking {
-            appointment_id: &id,
+/// The ids a booking attempt brings: its appointment id and booking code.
+struct Attempt {
+    id: String,
+    code: String,
+}
+
+impl Attempt {
+    fn new() -> Self {
+        let id = ihos_store::new_id();
+        let code = id[id.len() - 8..].to_string();
+        Self { id, code }
+    }
+
+    fn booking<'a>(
+        &'a self,
+        s: &'a sched::SlotRow,
+        patient_id: &'a str,
+        account_id: &'a str,
+        daily_limit: i64,
+    ) -> Booking<'a> {
+        Booking {
+            appointment_id: &self.id,
             appointment: NewAppointment {
                 slot: s,
                 patient_id,
                 booked_by: account_id,
-                code: &code,
+                code: &self.code,
             },
             daily_limit,
             now: now_ms(),
@@ -327,7 +341,21 @@ async fn book(
             notice_topic: "appointment.booked",
             notice_recipient: Some(account_id),
             notice_payload: r#"{"appointment_id":"x"}"#,
-        },
+        }
+    }
+}
+
+async fn book(
+    store: &Store,
+    s: &sched::SlotRow,
+    patient_id: &str,
+    account_id: &str,
+    daily_limit: i64,
+) -> Result<BookOutcome, ihos_store::StoreError> {
+    let attempt = Attempt::new();
+    sched::book_seat(
+        store,
+        &attempt.booking(s, patient_id, account_id, daily_limit),
     )
     .await
 }
@@ -389,12 +417,7 @@ async fn a_booking_is_written_whole_or_not_at_all() {
     let mut c = db.store.conn().await.unwrap();
     let mut account_of = std::collections::HashMap::new();
     for p in [&p1, &p2, &p3] {
-        let acc = identity::patient(&mut c, p)
-            .await
-            .unwrap()
-            .unwrap()
-            .account_id
-            .unwrap();
+        let acc = login_of(&mut c, p).await;
         account_of.insert(p.clone(), acc);
     }
     drop(c);
@@ -441,12 +464,7 @@ async fn the_booking_context_reads_slot_session_and_own_patient_together() {
     let mut c = db.store.conn().await.unwrap();
     let s = slot(&mut c, 3).await;
     let p = patient(&mut c, 1).await;
-    let acc = identity::patient(&mut c, &p)
-        .await
-        .unwrap()
-        .unwrap()
-        .account_id
-        .unwrap();
+    let acc = login_of(&mut c, &p).await;
     identity::grant_role(&mut c, &acc, "patient", "")
         .await
         .unwrap();
@@ -525,32 +543,7 @@ async fn the_booking_context_reads_slot_session_and_own_patient_together() {
 }
 
 fn queued(s: &sched::SlotRow, patient_id: &str, account_id: &str) -> sched::QueuedBooking {
-    let id = ihos_store::new_id();
-    let code = id[id.len() - 8..].to_string();
-    sched::QueuedBooking::new(&Booking {
-        appointment_id: &id,
-        appointment: NewAppointment {
-            slot: s,
-            patient_id,
-            booked_by: account_id,
-            code: &code,
-        },
-        daily_limit: 0,
-        now: now_ms(),
-        audit: AuditEntry {
-            actor_id: Some(account_id),
-            actor_roles: "patient",
-            action: "appointment.create",
-            subject_type: "patient",
-            subject_id: patient_id,
-            ground: "self",
-            org_id: Some(&s.org_id),
-            request_id: None,
-        },
-        notice_topic: "appointment.booked",
-        notice_recipient: Some(account_id),
-        notice_payload: r#"{"appointment_id":"x"}"#,
-    })
+    sched::QueuedBooking::new(&Attempt::new().booking(s, patient_id, account_id, 0))
 }
 
 /// The group-commit statement (PostgreSQL; SQLite writes bookings one by one).
@@ -573,12 +566,7 @@ async fn a_batch_decides_each_booking_on_its_own() {
     let mut who = Vec::new();
     for n in 1..=10 {
         let p = patient(&mut c, n).await;
-        let acc = identity::patient(&mut c, &p)
-            .await
-            .unwrap()
-            .unwrap()
-            .account_id
-            .unwrap();
+        let acc = login_of(&mut c, &p).await;
         who.push((p, acc));
     }
     drop(c);

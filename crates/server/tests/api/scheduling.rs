@@ -106,6 +106,37 @@ impl Clinic {
     }
 }
 
+/// Every (patient, slot) booking sent at once; answers (slot, status, body).
+async fn book_all(
+    c: &Clinic,
+    attempts: Vec<(Session, String)>,
+) -> Vec<(String, StatusCode, Value)> {
+    let mut set = tokio::task::JoinSet::new();
+    for (who, slot) in attempts {
+        let (client, url) = (
+            c.app.client.clone(),
+            c.app.url(&format!("/api/v1/slots/{slot}/bookings")),
+        );
+        set.spawn(async move {
+            let resp = client
+                .post(url)
+                .bearer_auth(&who.token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap();
+            (slot, status, body)
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(r) = set.join_next().await {
+        answers.push(r.unwrap());
+    }
+    answers
+}
+
 #[tokio::test]
 async fn fifty_concurrent_bookings_for_five_seats_confirm_exactly_five() {
     let c = clinic().await;
@@ -115,28 +146,9 @@ async fn fifty_concurrent_bookings_for_five_seats_confirm_exactly_five() {
         let name = format!("患者{}", ["甲", "乙", "丙", "丁", "戊"][i % 5]);
         patients.push(c.app.sign_up_patient(&name).await.session);
     }
-    let mut set = tokio::task::JoinSet::new();
-    for p in patients {
-        let (client, url) = (
-            c.app.client.clone(),
-            c.app.url(&format!("/api/v1/slots/{slot}/bookings")),
-        );
-        set.spawn(async move {
-            let resp = client
-                .post(url)
-                .bearer_auth(&p.token)
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status();
-            let body: Value = resp.json().await.unwrap();
-            (status, body)
-        });
-    }
+    let attempts = patients.into_iter().map(|p| (p, slot.clone())).collect();
     let (mut confirmed, mut refused, mut codes) = (0, 0, std::collections::HashSet::new());
-    while let Some(r) = set.join_next().await {
-        let (status, body) = r.unwrap();
+    for (_, status, body) in book_all(&c, attempts).await {
         match status {
             StatusCode::CREATED => {
                 confirmed += 1;
@@ -192,29 +204,9 @@ async fn many_slots_booked_at_once_each_go_once_and_a_double_booking_race_has_on
     let both = c.app.sign_up_patient("王五").await.session;
     attempts.push((both.clone(), slots[0].clone()));
     attempts.push((both.clone(), same_time.clone()));
-    let mut set = tokio::task::JoinSet::new();
-    for (who, slot) in attempts {
-        let (client, url) = (
-            c.app.client.clone(),
-            c.app.url(&format!("/api/v1/slots/{slot}/bookings")),
-        );
-        set.spawn(async move {
-            let resp = client
-                .post(url)
-                .bearer_auth(&who.token)
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status();
-            let body: Value = resp.json().await.unwrap();
-            (slot, status, body)
-        });
-    }
     let mut won = std::collections::HashMap::new();
     let mut refusals = std::collections::HashMap::new();
-    while let Some(r) = set.join_next().await {
-        let (slot, status, body) = r.unwrap();
+    for (slot, status, body) in book_all(&c, attempts).await {
         match status {
             StatusCode::CREATED => *won.entry(slot).or_insert(0) += 1,
             StatusCode::CONFLICT => *refusals.entry(s(&body["error"])).or_insert(0) += 1,
