@@ -232,6 +232,40 @@ async fn many_slots_booked_at_once_each_go_once_and_a_double_booking_race_has_on
     }
 }
 
+/// On PostgreSQL the booking writers keep connections of their own: a
+/// server that has taken bookings still stops and gives every connection
+/// back, and the next one goes on from what was written.
+#[tokio::test]
+async fn a_server_that_took_bookings_stops_cleanly_and_the_next_goes_on() {
+    let c = clinic().await;
+    let slot = c.one_slot(&day(2), "10:00", 2).await;
+    let p = c.app.sign_up_patient("张三").await;
+    assert_eq!(
+        c.book(&p.session, &slot).await.status(),
+        StatusCode::CREATED
+    );
+    let Clinic {
+        app,
+        org,
+        org_admin,
+        doctor,
+    } = c;
+    let c = Clinic {
+        app: app.restart().await,
+        org,
+        org_admin,
+        doctor,
+    };
+    let q = c.app.sign_up_patient("李四").await;
+    assert_eq!(
+        c.book(&q.session, &slot).await.status(),
+        StatusCode::CREATED
+    );
+    let r = c.app.sign_up_patient("王五").await;
+    let full = c.book(&r.session, &slot).await;
+    assert_error(full, StatusCode::CONFLICT, "slot_unavailable").await;
+}
+
 #[tokio::test]
 async fn a_patient_cannot_hold_two_bookings_at_the_same_time() {
     let c = clinic().await;
