@@ -1,6 +1,7 @@
 //! Who may read a patient's records, and on what ground. The ground is
 //! written to the audit log with every read.
 
+use crate::ErrorCode;
 use crate::{DomainError, Role};
 
 /// What the platform knows about the reader's relationship to the patient.
@@ -50,7 +51,7 @@ pub fn patient_read_ground(
     if roles.contains(&Role::Regulator) {
         return Ok(AccessGround::Supervision);
     }
-    Err(DomainError::new("not_found", "No such patient."))
+    Err(DomainError::new(ErrorCode::NotFound, "No such patient."))
 }
 
 #[cfg(test)]

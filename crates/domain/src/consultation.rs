@@ -6,6 +6,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::ErrorCode;
 use crate::identity::{Title, age_on, may_practise_online};
 use crate::{DomainError, Role};
 
@@ -54,7 +55,9 @@ impl Status {
         Self::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| DomainError::new("invalid_status", format!("Unknown status '{s}'.")))
+            .ok_or_else(|| {
+                DomainError::new(ErrorCode::InvalidStatus, format!("Unknown status '{s}'."))
+            })
     }
 
     /// No further transition leaves a terminal state.
@@ -134,9 +137,9 @@ pub fn transition(from: Status, action: Action) -> Result<Status, DomainError> {
         (S::Accepted | S::InProgress, A::Escalate) => S::Completed,
         (from, action) => {
             let code = if from.is_terminal() {
-                "consultation_closed"
+                ErrorCode::ConsultationClosed
             } else {
-                "illegal_transition"
+                ErrorCode::IllegalTransition
             };
             return Err(DomainError::new(
                 code,
@@ -180,7 +183,9 @@ impl Tier {
             "gp" => Ok(Tier::Gp),
             "specialist" => Ok(Tier::Specialist),
             "expert_studio" => Ok(Tier::ExpertStudio),
-            _ => Err(DomainError::new("invalid_tier", format!("Unknown tier '{s}'.")).on("tier")),
+            _ => Err(
+                DomainError::new(ErrorCode::InvalidTier, format!("Unknown tier '{s}'.")).on("tier"),
+            ),
         }
     }
 
@@ -217,13 +222,13 @@ impl Tier {
 pub fn escalation_target(from: Tier, doctor_title: Title) -> Result<Tier, DomainError> {
     let next = from.next().ok_or_else(|| {
         DomainError::new(
-            "no_higher_tier",
+            ErrorCode::NoHigherTier,
             "An expert's studio is the highest tier; refer the patient offline instead.",
         )
     })?;
     if !next.admits(doctor_title) {
         return Err(DomainError::new(
-            "doctor_tier_mismatch",
+            ErrorCode::DoctorTierMismatch,
             format!(
                 "A {} consultation needs a doctor of a higher title than {}.",
                 next.as_str(),
@@ -263,7 +268,7 @@ impl EvidenceKind {
             "outpatient_record" => Ok(Self::OutpatientRecord),
             "discharge_record" => Ok(Self::DischargeRecord),
             _ => Err(DomainError::new(
-                "invalid_evidence",
+                ErrorCode::InvalidEvidence,
                 "Evidence kind is platform_visit, outpatient_record or discharge_record.",
             )
             .on("evidence.kind")),
@@ -286,7 +291,7 @@ pub enum FirstVisitPolicy {
 
 pub fn first_visit_refusal() -> DomainError {
     DomainError::new(
-        "first_visit_not_allowed",
+        ErrorCode::FirstVisitNotAllowed,
         "Online consultation is for follow-up visits only: this condition must first be diagnosed \
          in person. Attach an earlier visit on the platform or upload an outpatient or discharge \
          record, or book an offline appointment.",
@@ -316,7 +321,7 @@ pub fn check_qualification(
     }
     if !has_evidence || !doctor_confirms {
         return Err(DomainError::new(
-            "qualification_required",
+            ErrorCode::QualificationRequired,
             "Confirm that the evidence shows an offline diagnosis of this condition \
              (qualifies: true), or decline the consultation with a reason.",
         )
@@ -345,11 +350,11 @@ pub fn check_requester(
     guardian_present: bool,
 ) -> Result<(), DomainError> {
     match requester {
-        Requester::Other => Err(DomainError::new("not_found", "No such patient.")),
+        Requester::Other => Err(DomainError::new(ErrorCode::NotFound, "No such patient.")),
         _ if age_on(birth, today) >= GUARDIAN_PRESENT_BELOW_AGE => Ok(()),
         Requester::LinkedGuardian if guardian_present => Ok(()),
         _ => Err(DomainError::new(
-            "guardian_must_be_present",
+            ErrorCode::GuardianMustBePresent,
             "Children under 6 consult online only with their registered guardian present: \
              the guardian starts the consultation and confirms being present.",
         )
@@ -365,14 +370,15 @@ pub fn check_doctor(
     today: NaiveDate,
 ) -> Result<(), DomainError> {
     if role != Role::Doctor {
-        return Err(
-            DomainError::new("not_a_doctor", "Online consultations are given by doctors.")
-                .on("doctor_id"),
-        );
+        return Err(DomainError::new(
+            ErrorCode::NotADoctor,
+            "Online consultations are given by doctors.",
+        )
+        .on("doctor_id"));
     }
     if !may_practise_online(practising_since, today) {
         return Err(DomainError::new(
-            "doctor_not_eligible_online",
+            ErrorCode::DoctorNotEligibleOnline,
             "This doctor has fewer than 3 years of independent practice and may not consult \
              online; please choose another doctor.",
         )
@@ -391,7 +397,7 @@ pub fn parse_text(raw: &str, field: &'static str, max: usize) -> Result<String, 
             .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
     {
         return Err(DomainError::new(
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("'{field}' must be 1 to {max} characters of text."),
         )
         .on(field));
@@ -414,7 +420,7 @@ pub fn parse_client_id(raw: &str) -> Result<String, DomainError> {
         Ok(raw.to_string())
     } else {
         Err(DomainError::new(
-            "invalid_client_id",
+            ErrorCode::InvalidClientId,
             "client_id is 1 to 64 letters, digits, '-' or '_' and is unique per message.",
         )
         .on("client_id"))
@@ -438,7 +444,7 @@ pub fn sniff_picture(declared: &str, bytes: &[u8]) -> Result<&'static str, Domai
     match actual {
         Some(a) if a == declared => Ok(a),
         _ => Err(DomainError::new(
-            "unsupported_picture",
+            ErrorCode::UnsupportedPicture,
             "Send a JPEG, PNG or WebP picture (or a PDF record) with a matching Content-Type.",
         )),
     }
@@ -449,7 +455,7 @@ pub fn parse_rating(rating: i64) -> Result<i64, DomainError> {
     if (1..=5).contains(&rating) {
         Ok(rating)
     } else {
-        Err(DomainError::new("invalid_rating", "A rating is 1 to 5 stars.").on("rating"))
+        Err(DomainError::new(ErrorCode::InvalidRating, "A rating is 1 to 5 stars.").on("rating"))
     }
 }
 
@@ -457,11 +463,14 @@ pub fn parse_rating(rating: i64) -> Result<i64, DomainError> {
 /// finished service, and only once (the store's unique key enforces once).
 pub fn check_review(is_served_patient: bool, status: Status) -> Result<(), DomainError> {
     if !is_served_patient {
-        return Err(DomainError::new("not_found", "No such consultation."));
+        return Err(DomainError::new(
+            ErrorCode::NotFound,
+            "No such consultation.",
+        ));
     }
     if !matches!(status, Status::Completed | Status::ReferredOffline) {
         return Err(DomainError::new(
-            "review_not_open",
+            ErrorCode::ReviewNotOpen,
             "A consultation can be reviewed once it has been completed.",
         ));
     }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
+use crate::ErrorCode;
 
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -61,7 +62,9 @@ impl TaskKind {
         Self::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| DomainError::new("invalid_kind", format!("Unknown task kind '{s}'.")))
+            .ok_or_else(|| {
+                DomainError::new(ErrorCode::InvalidKind, format!("Unknown task kind '{s}'."))
+            })
     }
 
     pub fn is_reading(self) -> bool {
@@ -107,7 +110,7 @@ impl PlanTemplate {
     /// A template is usable when every task can be scheduled and every
     /// reading has ranges for what it measures.
     pub fn validate(&self) -> Result<(), DomainError> {
-        let bad = |m: String| Err(DomainError::new("invalid_template", m));
+        let bad = |m: String| Err(DomainError::new(ErrorCode::InvalidTemplate, m));
         if self.code.is_empty() || !(1..=730).contains(&self.duration_days) {
             return bad(format!("{}: code and 1-730 days needed", self.code));
         }
@@ -168,7 +171,7 @@ pub fn parse_occasion(s: &str) -> Result<&'static str, DomainError> {
         "discharge" => Ok("discharge"),
         "visit" => Ok("visit"),
         _ => Err(DomainError::new(
-            "invalid_occasion",
+            ErrorCode::InvalidOccasion,
             "A plan is assigned at discharge ('discharge') or after a visit ('visit').",
         )
         .on("occasion")),
@@ -202,7 +205,7 @@ pub struct Checked {
 }
 
 fn need<T>(v: Option<T>, field: &'static str, what: &str) -> Result<T, DomainError> {
-    v.ok_or_else(|| DomainError::new("invalid_result", format!("Give {what}.")).on(field))
+    v.ok_or_else(|| DomainError::new(ErrorCode::InvalidResult, format!("Give {what}.")).on(field))
 }
 
 fn in_range(ranges: &[Range], metric: &str, v: f64, outside: &mut Vec<String>) {
@@ -217,9 +220,11 @@ fn in_range(ranges: &[Range], metric: &str, v: f64, outside: &mut Vec<String>) {
 pub fn check_result(spec: &TaskSpec, input: &ResultInput) -> Result<Checked, DomainError> {
     let note = match input.note.as_deref().map(str::trim) {
         Some(n) if n.chars().count() > 500 => {
-            return Err(
-                DomainError::new("invalid_result", "A note is at most 500 characters.").on("note"),
-            );
+            return Err(DomainError::new(
+                ErrorCode::InvalidResult,
+                "A note is at most 500 characters.",
+            )
+            .on("note"));
         }
         Some(n) if !n.is_empty() => Some(n.to_string()),
         _ => None,
@@ -235,7 +240,7 @@ pub fn check_result(spec: &TaskSpec, input: &ResultInput) -> Result<Checked, Dom
             )?;
             if !(50..=300).contains(&s) || !(30..=200).contains(&d) || d >= s {
                 return Err(DomainError::new(
-                    "invalid_result",
+                    ErrorCode::InvalidResult,
                     "Blood pressure is systolic 50-300 over diastolic 30-200 mmHg, systolic the higher.",
                 )
                 .on("systolic"));
@@ -251,7 +256,7 @@ pub fn check_result(spec: &TaskSpec, input: &ResultInput) -> Result<Checked, Dom
             let g = need(input.glucose, "glucose", "the blood glucose (mmol/L)")?;
             if !g.is_finite() || !(1.0..=40.0).contains(&g) {
                 return Err(DomainError::new(
-                    "invalid_result",
+                    ErrorCode::InvalidResult,
                     "Blood glucose is 1.0-40.0 mmol/L.",
                 )
                 .on("glucose"));
@@ -268,7 +273,7 @@ pub fn check_result(spec: &TaskSpec, input: &ResultInput) -> Result<Checked, Dom
                     .any(|a| a.trim().is_empty() || a.chars().count() > 500)
             {
                 return Err(DomainError::new(
-                    "invalid_result",
+                    ErrorCode::InvalidResult,
                     format!(
                         "Answer all {} questions (each up to 500 characters).",
                         spec.questions.len()
@@ -288,7 +293,7 @@ pub fn check_result(spec: &TaskSpec, input: &ResultInput) -> Result<Checked, Dom
             let missed = input.missed_doses.unwrap_or(0);
             if !(0..=100).contains(&missed) || (taken && missed > 0) {
                 return Err(DomainError::new(
-                    "invalid_result",
+                    ErrorCode::InvalidResult,
                     "Missed doses are 0-100, and 0 when taken as prescribed.",
                 )
                 .on("missed_doses"));

@@ -5,6 +5,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
+use crate::ErrorCode;
 
 const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const ID_CHECK_CHARS: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
@@ -17,7 +18,7 @@ pub struct ResidentId(String);
 impl ResidentId {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let id = raw.trim().to_ascii_uppercase();
-        let err = |m: &str| DomainError::new("invalid_resident_id", m).on("resident_id");
+        let err = |m: &str| DomainError::new(ErrorCode::InvalidResidentId, m).on("resident_id");
         if id.chars().count() != 18 {
             return Err(err("A resident ID number has 18 characters."));
         }
@@ -126,7 +127,7 @@ impl PhoneNumber {
             && (b'3'..=b'9').contains(&b[1]);
         if !ok {
             return Err(DomainError::new(
-                "invalid_phone",
+                ErrorCode::InvalidPhone,
                 "A mobile number has 11 digits and starts with 13-19.",
             )
             .on("phone"));
@@ -166,7 +167,7 @@ impl RealName {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let name = raw.trim();
         let n = name.chars().count();
-        let err = |m: &str| DomainError::new("invalid_name", m).on("name");
+        let err = |m: &str| DomainError::new(ErrorCode::InvalidName, m).on("name");
         if !(2..=30).contains(&n) {
             return Err(err("A real name has 2 to 30 characters."));
         }
@@ -194,7 +195,7 @@ impl Password {
     pub const MIN_LEN: usize = 8;
 
     pub fn parse(raw: &str, phone: Option<&PhoneNumber>) -> Result<Self, DomainError> {
-        let err = |m: &str| DomainError::new("weak_password", m).on("password");
+        let err = |m: &str| DomainError::new(ErrorCode::WeakPassword, m).on("password");
         if raw.chars().count() < Self::MIN_LEN || raw.len() > 128 {
             return Err(err("A password has 8 to 128 characters."));
         }
@@ -271,7 +272,7 @@ impl Role {
         Self::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| DomainError::new("invalid_role", format!("Unknown role '{s}'.")))
+            .ok_or_else(|| DomainError::new(ErrorCode::InvalidRole, format!("Unknown role '{s}'.")))
     }
 
     pub fn is_practitioner(self) -> bool {
@@ -344,7 +345,8 @@ impl Title {
             .into_iter()
             .find(|t| t.as_str() == s || t.label_zh() == s)
             .ok_or_else(|| {
-                DomainError::new("invalid_title", format!("Unknown title '{s}'.")).on("title")
+                DomainError::new(ErrorCode::InvalidTitle, format!("Unknown title '{s}'."))
+                    .on("title")
             })
     }
 
@@ -372,7 +374,7 @@ impl LicenceNumber {
         let s = raw.trim();
         if !(6..=30).contains(&s.len()) || !s.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(DomainError::new(
-                "invalid_licence",
+                ErrorCode::InvalidLicence,
                 "A licence number has 6 to 30 letters or digits.",
             )
             .on("licence_no"));

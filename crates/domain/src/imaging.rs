@@ -1,6 +1,7 @@
 //! Rules of cloud imaging (云胶片): who may see a study, how a study is
 //! matched to a patient, consents for sharing and the SMS access code.
 
+use crate::ErrorCode;
 use crate::{DomainError, Role};
 
 /// What the platform knows about the reader's relationship to a study.
@@ -67,7 +68,7 @@ pub fn study_read_ground(
     if roles.contains(&Role::Regulator) {
         return Ok(StudyGround::Supervision);
     }
-    Err(DomainError::new("not_found", "No such study."))
+    Err(DomainError::new(ErrorCode::NotFound, "No such study."))
 }
 
 /// Why a study could not be linked to a patient automatically.
@@ -113,7 +114,7 @@ pub fn consent_days(days: i64) -> Result<i64, DomainError> {
         Ok(days)
     } else {
         Err(DomainError::new(
-            "invalid_consent_days",
+            ErrorCode::InvalidConsentDays,
             format!("A consent lasts from 1 to {CONSENT_MAX_DAYS} days."),
         )
         .on("days"))
@@ -180,7 +181,7 @@ pub fn valid_uid(uid: &str) -> bool {
 pub fn date_range(q: &str) -> Result<(Option<String>, Option<String>), DomainError> {
     let bad = || {
         DomainError::new(
-            "invalid_date",
+            ErrorCode::InvalidDate,
             "StudyDate is YYYYMMDD or a range YYYYMMDD-YYYYMMDD (either side may be open).",
         )
         .on("StudyDate")

@@ -13,6 +13,6 @@ pub mod pharmacy;
 pub mod referral;
 pub mod scheduling;
 
-pub use error::DomainError;
+pub use error::{DomainError, ErrorCode, parse_date};
 pub use identity::{LicenceNumber, Password, PhoneNumber, RealName, ResidentId, Role, Title};
 pub use org::{OrgKind, Specialty};

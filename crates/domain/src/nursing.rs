@@ -13,6 +13,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Asia::Shanghai;
 use serde::{Deserialize, Serialize};
 
+use crate::ErrorCode;
 use crate::{DomainError, Role};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -68,7 +69,7 @@ pub fn parse_qualification(s: &str) -> Result<&'static str, DomainError> {
         .map(|(code, _, _)| *code)
         .ok_or_else(|| {
             DomainError::new(
-                "invalid_qualification",
+                ErrorCode::InvalidQualification,
                 format!(
                     "Unknown qualification '{s}'; use one of: {}.",
                     QUALIFICATIONS.map(|q| q.0).join(", ")
@@ -107,34 +108,36 @@ impl ServiceSpec {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         {
             return Err(DomainError::new(
-                "invalid_service_code",
+                ErrorCode::InvalidServiceCode,
                 "The service code is 1-40 lower-case letters, digits or '_', e.g. picc_maintenance.",
             )
             .on("code"));
         }
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 60 {
-            return Err(
-                DomainError::new("invalid_name", "The service name is 1-60 characters.").on("name"),
-            );
+            return Err(DomainError::new(
+                ErrorCode::InvalidName,
+                "The service name is 1-60 characters.",
+            )
+            .on("name"));
         }
         if !(0..=10_000_000).contains(&fee_fen) {
             return Err(DomainError::new(
-                "invalid_service_fee",
+                ErrorCode::InvalidServiceFee,
                 "The fee is in fen, from 0 to 10,000,000 (¥100,000).",
             )
             .on("fee_fen"));
         }
         if !(15..=480).contains(&duration_minutes) {
             return Err(DomainError::new(
-                "invalid_duration",
+                ErrorCode::InvalidDuration,
                 "A home visit lasts 15 to 480 minutes.",
             )
             .on("duration_minutes"));
         }
         if min_years < policy.min_nurse_years || min_years > 40 {
             return Err(DomainError::new(
-                "invalid_min_years",
+                ErrorCode::InvalidMinYears,
                 format!(
                     "Home nursing needs at least {} years of practice (the hospital's setting); give {}-40.",
                     policy.min_nurse_years, policy.min_nurse_years
@@ -173,7 +176,7 @@ pub fn check_nurse(
 ) -> Result<(), DomainError> {
     if role != Role::Nurse {
         return Err(DomainError::new(
-            "not_a_nurse",
+            ErrorCode::NotANurse,
             "Home nursing visits are made by nurses only.",
         )
         .on("nurse_id"));
@@ -181,7 +184,7 @@ pub fn check_nurse(
     let years = years_of_practice(practising_since, today);
     if years < min_years {
         return Err(DomainError::new(
-            "nurse_not_qualified",
+            ErrorCode::NurseNotQualified,
             format!(
                 "This nurse has {years} years of practice; the service needs at least {min_years}."
             ),
@@ -192,7 +195,7 @@ pub fn check_nurse(
         && !held.iter().any(|h| h == q)
     {
         return Err(DomainError::new(
-            "nurse_not_qualified",
+            ErrorCode::NurseNotQualified,
             format!("This service needs the '{q}' qualification, which this nurse does not hold at the hospital."),
         )
         .on("nurse_id"));
@@ -222,7 +225,7 @@ impl AssessmentKind {
 pub fn require_assessment<T>(found: Option<T>, policy: &Policy) -> Result<T, DomainError> {
     found.ok_or_else(|| {
         DomainError::new(
-            "nursing_assessment_required",
+            ErrorCode::NursingAssessmentRequired,
             format!(
                 "Home nursing needs an assessment by this hospital first: a completed online consultation or an attended appointment there in the last {} days, or an assessment by one of its doctors or nurses.",
                 policy.assessment_days
@@ -238,7 +241,7 @@ pub fn parse_local_time(s: &str, field: &'static str) -> Result<i64, DomainError
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
         .map_err(|_| {
             DomainError::new(
-                "invalid_visit_time",
+                ErrorCode::InvalidVisitTime,
                 "Give the time as YYYY-MM-DDTHH:MM (Beijing time).",
             )
             .on(field)
@@ -247,21 +250,23 @@ pub fn parse_local_time(s: &str, field: &'static str) -> Result<i64, DomainError
         .from_local_datetime(&naive)
         .single()
         .map(|t| t.timestamp_millis())
-        .ok_or_else(|| DomainError::new("invalid_visit_time", "No such local time.").on(field))
+        .ok_or_else(|| {
+            DomainError::new(ErrorCode::InvalidVisitTime, "No such local time.").on(field)
+        })
 }
 
 /// The visit window: in the future (lead time), not too far, not too long.
 pub fn check_window(start: i64, end: i64, now: i64, policy: &Policy) -> Result<(), DomainError> {
     if end <= start {
         return Err(DomainError::new(
-            "invalid_visit_window",
+            ErrorCode::InvalidVisitWindow,
             "The end of the visit window must be after its start.",
         )
         .on("window_end"));
     }
     if end - start > policy.max_window_hours * HOUR_MS {
         return Err(DomainError::new(
-            "invalid_visit_window",
+            ErrorCode::InvalidVisitWindow,
             format!(
                 "A visit window is at most {} hours long.",
                 policy.max_window_hours
@@ -271,7 +276,7 @@ pub fn check_window(start: i64, end: i64, now: i64, policy: &Policy) -> Result<(
     }
     if start < now + policy.min_lead_hours * HOUR_MS {
         return Err(DomainError::new(
-            "invalid_visit_window",
+            ErrorCode::InvalidVisitWindow,
             format!(
                 "The visit window must start at least {} hours from now.",
                 policy.min_lead_hours
@@ -281,7 +286,7 @@ pub fn check_window(start: i64, end: i64, now: i64, policy: &Policy) -> Result<(
     }
     if start > now + policy.max_days_ahead * 24 * HOUR_MS {
         return Err(DomainError::new(
-            "invalid_visit_window",
+            ErrorCode::InvalidVisitWindow,
             format!(
                 "Visits can be ordered up to {} days ahead.",
                 policy.max_days_ahead
@@ -298,7 +303,7 @@ pub fn parse_address(s: &str) -> Result<String, DomainError> {
     let n = s.chars().count();
     if !(6..=200).contains(&n) {
         return Err(DomainError::new(
-            "invalid_address",
+            ErrorCode::InvalidAddress,
             "Give the full address where the nurse should come (6-200 characters).",
         )
         .on("address"));
@@ -322,14 +327,18 @@ pub struct Location {
 impl Location {
     pub fn parse(lat: f64, lng: f64) -> Result<Self, DomainError> {
         if !lat.is_finite() || !lng.is_finite() || !(-90.0..=90.0).contains(&lat) {
-            return Err(
-                DomainError::new("invalid_location", "Latitude is from -90 to 90.").on("lat"),
-            );
+            return Err(DomainError::new(
+                ErrorCode::InvalidLocation,
+                "Latitude is from -90 to 90.",
+            )
+            .on("lat"));
         }
         if !(-180.0..=180.0).contains(&lng) {
-            return Err(
-                DomainError::new("invalid_location", "Longitude is from -180 to 180.").on("lng"),
-            );
+            return Err(DomainError::new(
+                ErrorCode::InvalidLocation,
+                "Longitude is from -180 to 180.",
+            )
+            .on("lng"));
         }
         Ok(Self {
             lat_e6: (lat * 1e6).round() as i64,
@@ -344,7 +353,7 @@ pub fn parse_record(s: &str) -> Result<String, DomainError> {
     let n = s.chars().count();
     if !(4..=2000).contains(&n) {
         return Err(DomainError::new(
-            "nursing_record_required",
+            ErrorCode::NursingRecordRequired,
             "Write what was done at the visit (4-2000 characters) before checking out.",
         )
         .on("record"));
@@ -366,7 +375,7 @@ pub fn parse_safety_kind(s: &str) -> Result<&'static str, DomainError> {
         .copied()
         .ok_or_else(|| {
             DomainError::new(
-                "invalid_kind",
+                ErrorCode::InvalidKind,
                 format!("The alert kind is one of: {}.", SAFETY_KINDS.join(", ")),
             )
             .on("kind")
@@ -411,7 +420,9 @@ impl Status {
         Self::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| DomainError::new("invalid_status", format!("Unknown status '{s}'.")))
+            .ok_or_else(|| {
+                DomainError::new(ErrorCode::InvalidStatus, format!("Unknown status '{s}'."))
+            })
     }
 }
 
@@ -445,7 +456,7 @@ pub fn next(from: Status, action: Action) -> Result<Status, DomainError> {
         (S::AwaitingPayment | S::Paid | S::Assigned | S::Accepted, A::Cancel) => S::Cancelled,
         _ => {
             return Err(DomainError::new(
-                "illegal_transition",
+                ErrorCode::IllegalTransition,
                 format!(
                     "This order is {}; that step is not possible now.",
                     from.as_str()
@@ -460,12 +471,12 @@ pub fn next(from: Status, action: Action) -> Result<Status, DomainError> {
 pub fn check_review(status: Status, rating: i64) -> Result<(), DomainError> {
     if status != Status::Completed {
         return Err(DomainError::new(
-            "not_reviewable",
+            ErrorCode::NotReviewable,
             "A home visit can be reviewed once it is completed.",
         ));
     }
     if !(1..=5).contains(&rating) {
-        return Err(DomainError::new("invalid_rating", "Give 1 to 5 stars.").on("rating"));
+        return Err(DomainError::new(ErrorCode::InvalidRating, "Give 1 to 5 stars.").on("rating"));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
+use crate::ErrorCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,7 +47,7 @@ impl OrgKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 DomainError::new(
-                    "invalid_org_kind",
+                    ErrorCode::InvalidOrgKind,
                     format!(
                         "Unknown organisation kind '{s}'; use hospital, community_health_centre, pharmacy or enterprise."
                     ),
@@ -81,7 +82,7 @@ pub fn parse_hospital_level(
     match (kind, level.map(str::trim).filter(|l| !l.is_empty())) {
         (OrgKind::Hospital, Some(l)) if HOSPITAL_LEVELS.contains(&l) => Ok(Some(l.to_string())),
         (OrgKind::Hospital, Some(l)) => Err(DomainError::new(
-            "invalid_hospital_level",
+            ErrorCode::InvalidHospitalLevel,
             format!(
                 "Unknown hospital level '{l}'; use one of {}.",
                 HOSPITAL_LEVELS.join(", ")
@@ -89,12 +90,12 @@ pub fn parse_hospital_level(
         )
         .on("level")),
         (OrgKind::Hospital, None) => Err(DomainError::new(
-            "invalid_hospital_level",
+            ErrorCode::InvalidHospitalLevel,
             "A hospital needs its level, e.g. 三级甲等.",
         )
         .on("level")),
         (_, Some(_)) => Err(DomainError::new(
-            "invalid_hospital_level",
+            ErrorCode::InvalidHospitalLevel,
             "Only hospitals have a level.",
         )
         .on("level")),
@@ -107,7 +108,7 @@ pub fn parse_label(raw: &str, field: &'static str, max: usize) -> Result<String,
     let s = raw.trim();
     if s.is_empty() || s.chars().count() > max || s.chars().any(char::is_control) {
         return Err(DomainError::new(
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("'{field}' must be 1 to {max} characters."),
         )
         .on(field));
@@ -180,7 +181,7 @@ impl Specialty {
             .map(Specialty)
             .ok_or_else(|| {
                 DomainError::new(
-                    "invalid_specialty",
+                    ErrorCode::InvalidSpecialty,
                     format!(
                         "Unknown specialty '{code}'; see GET /api/v1/specialties for the 36 codes."
                     ),

@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
+use crate::ErrorCode;
 
 /// Largest amount of one item or order, in fen (¥10,000,000).
 pub const MAX_FEN: i64 = 1_000_000_000;
@@ -48,7 +49,10 @@ impl ItemKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
-                DomainError::new("pay_invalid_item", format!("Unknown item kind '{s}'."))
+                DomainError::new(
+                    ErrorCode::PayInvalidItem,
+                    format!("Unknown item kind '{s}'."),
+                )
             })
     }
 }
@@ -79,7 +83,7 @@ pub fn split_item(
     quantity: i64,
     reimburse_permille: i64,
 ) -> Result<Split, DomainError> {
-    let bad = |m: &str| DomainError::new("pay_invalid_amount", m.to_string());
+    let bad = |m: &str| DomainError::new(ErrorCode::PayInvalidAmount, m.to_string());
     if !(0..=MAX_FEN).contains(&unit_price_fen) {
         return Err(bad("A price is a whole number of fen, 0 or more."));
     }
@@ -156,7 +160,12 @@ impl OrderStatus {
         Self::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| DomainError::new("pay_invalid_status", format!("Unknown status '{s}'.")))
+            .ok_or_else(|| {
+                DomainError::new(
+                    ErrorCode::PayInvalidStatus,
+                    format!("Unknown status '{s}'."),
+                )
+            })
     }
 
     /// Items may be added only before payment starts.
@@ -171,7 +180,7 @@ pub fn check_extendable(status: OrderStatus) -> Result<(), DomainError> {
         Ok(())
     } else {
         Err(DomainError::new(
-            "pay_order_locked",
+            ErrorCode::PayOrderLocked,
             format!(
                 "The visit's order is {}; nothing can be added to it now.",
                 status.as_str()
@@ -185,19 +194,19 @@ pub fn check_payable(status: OrderStatus, amount_fen: i64) -> Result<(), DomainE
     match status {
         OrderStatus::Open if amount_fen > 0 => Ok(()),
         OrderStatus::Open => Err(DomainError::new(
-            "pay_nothing_to_pay",
+            ErrorCode::PayNothingToPay,
             "This order has nothing to pay yet.",
         )),
         OrderStatus::Paying => Err(DomainError::new(
-            "pay_in_progress",
+            ErrorCode::PayInProgress,
             "A payment for this order is already in progress; wait for its result.",
         )),
         OrderStatus::Paid | OrderStatus::Refunded => Err(DomainError::new(
-            "pay_already_paid",
+            ErrorCode::PayAlreadyPaid,
             "This visit is already paid: a visit is paid at most once.",
         )),
         OrderStatus::Closed | OrderStatus::Cancelled => Err(DomainError::new(
-            "pay_order_closed",
+            ErrorCode::PayOrderClosed,
             "This order was closed; reopen it from the visit to pay.",
         )),
     }

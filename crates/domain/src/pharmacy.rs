@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
+use crate::ErrorCode;
 
 /// Special control class (特殊管理药品). Anything but `None` is never
 /// prescribed online.
@@ -72,7 +73,7 @@ impl ControlClass {
             .find(|c| c.as_str() == s)
             .ok_or_else(|| {
                 DomainError::new(
-                    "rx_invalid_control",
+                    ErrorCode::RxInvalidControl,
                     format!("Unknown control class '{s}'."),
                 )
             })
@@ -110,7 +111,7 @@ impl InsuranceCategory {
             "乙" | "B" | "b" => Ok(InsuranceCategory::B),
             "丙" | "C" | "c" => Ok(InsuranceCategory::C),
             _ => Err(DomainError::new(
-                "rx_invalid_insurance",
+                ErrorCode::RxInvalidInsurance,
                 format!("Unknown insurance category '{s}'; use 甲, 乙 or 丙."),
             )),
         }
@@ -267,7 +268,7 @@ impl Catalogue {
     pub fn orderable(&self, code: &str) -> Result<&Drug, DomainError> {
         let drug = self.get(code).ok_or_else(|| {
             DomainError::new(
-                "rx_unknown_drug",
+                ErrorCode::RxUnknownDrug,
                 format!("There is no drug '{code}' in the catalogue."),
             )
             .on("items")
@@ -284,7 +285,7 @@ pub fn check_online(drug: &Drug) -> Result<(), DomainError> {
         return Ok(());
     }
     Err(DomainError::new(
-        "rx_controlled_drug",
+        ErrorCode::RxControlledDrug,
         format!(
             "{} is a {} ({}); specially controlled drugs are never prescribed online. Ask the patient to see a doctor in person.",
             drug.generic_name,
@@ -316,7 +317,7 @@ impl RxKind {
             "acute" => Ok(RxKind::Acute),
             "chronic" => Ok(RxKind::Chronic),
             _ => Err(DomainError::new(
-                "rx_invalid_kind",
+                ErrorCode::RxInvalidKind,
                 "The prescription kind is acute or chronic.",
             )
             .on("kind")),
@@ -392,11 +393,11 @@ pub fn check_prescription<'a>(
     limits: &Limits,
 ) -> Result<Vec<&'a Drug>, DomainError> {
     if items.is_empty() {
-        return Err(DomainError::new("rx_empty", "Add at least one drug.").on("items"));
+        return Err(DomainError::new(ErrorCode::RxEmpty, "Add at least one drug.").on("items"));
     }
     if items.len() > limits.max_items {
         return Err(DomainError::new(
-            "rx_too_many_items",
+            ErrorCode::RxTooManyItems,
             format!(
                 "A prescription holds at most {} drugs; write a second one for the rest.",
                 limits.max_items
@@ -410,7 +411,7 @@ pub fn check_prescription<'a>(
             .is_some_and(|w| (500..=60_000).contains(&w))
     {
         return Err(DomainError::new(
-            "rx_weight_required",
+            ErrorCode::RxWeightRequired,
             format!(
                 "The patient is under {}: record the child's weight (kg) to dose by weight.",
                 limits.weight_required_under_years
@@ -427,14 +428,14 @@ pub fn check_prescription<'a>(
         if !seen_codes.insert(drug.code.as_str()) || !seen_names.insert(drug.generic_name.as_str())
         {
             return Err(DomainError::new(
-                "rx_duplicate_drug",
+                ErrorCode::RxDuplicateDrug,
                 format!("{} is on the prescription twice.", drug.generic_name),
             )
             .on("items"));
         }
         if let Some(hit) = allergy_hit(drug, &patient.allergies) {
             return Err(DomainError::new(
-                "rx_allergy",
+                ErrorCode::RxAllergy,
                 format!(
                     "The patient has a recorded allergy to {hit}; {} must not be prescribed.",
                     drug.generic_name
@@ -444,14 +445,14 @@ pub fn check_prescription<'a>(
         }
         if !(1..=10_000).contains(&item.quantity) {
             return Err(DomainError::new(
-                "rx_invalid_quantity",
+                ErrorCode::RxInvalidQuantity,
                 format!("Give a quantity of {} between 1 and 10000.", drug.unit),
             )
             .on("items"));
         }
         if item.days == 0 || item.days > max_days {
             return Err(DomainError::new(
-                "rx_days_exceeded",
+                ErrorCode::RxDaysExceeded,
                 format!(
                     "A {} prescription supplies at most {max_days} days; {} asks for {}.",
                     kind.as_str(),
@@ -465,7 +466,7 @@ pub fn check_prescription<'a>(
             let n = v.trim().chars().count();
             if n == 0 || n > 60 {
                 return Err(DomainError::new(
-                    "rx_invalid_usage",
+                    ErrorCode::RxInvalidUsage,
                     format!(
                         "Give the {name} of {} (1-60 characters).",
                         drug.generic_name
@@ -499,7 +500,7 @@ pub fn parse_allergy(raw: &str) -> Result<String, DomainError> {
     let n = s.chars().count();
     if n == 0 || n > 40 || s.chars().any(char::is_control) {
         return Err(DomainError::new(
-            "rx_invalid_allergy",
+            ErrorCode::RxInvalidAllergy,
             "Name the substance or drug class (1-40 characters), e.g. 青霉素类.",
         )
         .on("substance"));
@@ -545,7 +546,9 @@ impl RxStatus {
         Self::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| DomainError::new("rx_invalid_status", format!("Unknown status '{s}'.")))
+            .ok_or_else(|| {
+                DomainError::new(ErrorCode::RxInvalidStatus, format!("Unknown status '{s}'."))
+            })
     }
 }
 
@@ -567,7 +570,7 @@ pub fn rx_transition(from: RxStatus, action: RxAction) -> Result<RxStatus, Domai
         (S::Rejected, A::Revise) => Ok(S::Superseded),
         (S::PendingReview | S::Rejected, A::Cancel) => Ok(S::Cancelled),
         (from, _) => Err(DomainError::new(
-            "rx_wrong_state",
+            ErrorCode::RxWrongState,
             format!(
                 "This prescription is {}; that is not possible now.",
                 from.as_str().replace('_', " ")
@@ -582,7 +585,7 @@ pub fn check_releasable(status: RxStatus) -> Result<(), DomainError> {
         Ok(())
     } else {
         Err(DomainError::new(
-            "rx_not_approved",
+            ErrorCode::RxNotApproved,
             "A pharmacist has not approved this prescription; nothing can be paid, dispensed or shipped before approval.",
         ))
     }
@@ -594,7 +597,7 @@ pub fn parse_reason(raw: &str) -> Result<String, DomainError> {
     let n = s.chars().count();
     if !(2..=500).contains(&n) {
         return Err(DomainError::new(
-            "rx_reason_required",
+            ErrorCode::RxReasonRequired,
             "Tell the doctor why (2-500 characters).",
         )
         .on("reason"));
@@ -639,7 +642,7 @@ impl Method {
             .find(|m| m.as_str() == s)
             .ok_or_else(|| {
                 DomainError::new(
-                    "rx_invalid_method",
+                    ErrorCode::RxInvalidMethod,
                     "Choose pickup, hospital_delivery, courier or pharmacy_transfer.",
                 )
                 .on("method")
@@ -694,7 +697,8 @@ impl FulfilmentStatus {
             .into_iter()
             .find(|x| x.as_str() == s)
             .ok_or_else(|| {
-                DomainError::new("rx_invalid_status", format!("Unknown status '{s}'.")).on("status")
+                DomainError::new(ErrorCode::RxInvalidStatus, format!("Unknown status '{s}'."))
+                    .on("status")
             })
     }
 
@@ -719,7 +723,7 @@ pub fn delivery_step(
     use FulfilmentStatus as F;
     if from == F::AwaitingPayment {
         return Err(DomainError::new(
-            "rx_not_paid",
+            ErrorCode::RxNotPaid,
             "The order is not paid yet; nothing is shipped before payment.",
         ));
     }
@@ -732,7 +736,7 @@ pub fn delivery_step(
         Ok(())
     } else {
         Err(DomainError::new(
-            "rx_wrong_state",
+            ErrorCode::RxWrongState,
             format!(
                 "A {} fulfilment cannot go from {} to {}.",
                 method.as_str(),
@@ -752,15 +756,15 @@ pub fn check_dispensable(method: Method, status: FulfilmentStatus) -> Result<(),
             Ok(())
         }
         FulfilmentStatus::AwaitingPayment => Err(DomainError::new(
-            "rx_not_paid",
+            ErrorCode::RxNotPaid,
             "The order is not paid yet; nothing is dispensed before payment.",
         )),
         s if s.handed_over() => Err(DomainError::new(
-            "rx_already_dispensed",
+            ErrorCode::RxAlreadyDispensed,
             "These drugs were already dispensed or shipped.",
         )),
         _ => Err(DomainError::new(
-            "rx_wrong_state",
+            ErrorCode::RxWrongState,
             "This prescription is not for dispensing here.",
         )),
     }

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
+use crate::ErrorCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,10 +32,11 @@ impl Direction {
         match s {
             "up" => Ok(Direction::Up),
             "down" => Ok(Direction::Down),
-            _ => Err(
-                DomainError::new("ref_invalid_direction", "Direction is 'up' or 'down'.")
-                    .on("direction"),
-            ),
+            _ => Err(DomainError::new(
+                ErrorCode::RefInvalidDirection,
+                "Direction is 'up' or 'down'.",
+            )
+            .on("direction")),
         }
     }
 }
@@ -61,7 +63,10 @@ impl Kind {
         match s {
             "visit" => Ok(Kind::Visit),
             "exam" => Ok(Kind::Exam),
-            _ => Err(DomainError::new("ref_invalid_kind", "Kind is 'visit' or 'exam'.").on("kind")),
+            _ => Err(
+                DomainError::new(ErrorCode::RefInvalidKind, "Kind is 'visit' or 'exam'.")
+                    .on("kind"),
+            ),
         }
     }
 }
@@ -110,7 +115,7 @@ impl Status {
             .find(|x| x.as_str() == s)
             .ok_or_else(|| {
                 DomainError::new(
-                    "ref_invalid_status",
+                    ErrorCode::RefInvalidStatus,
                     format!("Unknown referral status '{s}'."),
                 )
             })
@@ -198,7 +203,7 @@ pub fn transition(from: Status, action: Action) -> Result<Status, DomainError> {
         (S::ReferredDown, A::Close) => S::Closed,
         (from, action) if from.is_terminal() => {
             return Err(DomainError::new(
-                "ref_already_ended",
+                ErrorCode::RefAlreadyEnded,
                 format!(
                     "This referral is {} and has ended; it cannot be '{}'.",
                     from.as_str(),
@@ -208,7 +213,7 @@ pub fn transition(from: Status, action: Action) -> Result<Status, DomainError> {
         }
         (from, action) => {
             return Err(DomainError::new(
-                "ref_illegal_transition",
+                ErrorCode::RefIllegalTransition,
                 format!(
                     "A referral that is {} cannot be '{}'; next: {}.",
                     from.as_str(),
@@ -247,7 +252,7 @@ pub fn authorise(action: Action, direction: Direction, party: Party) -> Result<(
         Party::Receiver => "the receiving hospital",
     };
     Err(DomainError::new(
-        "ref_not_your_turn",
+        ErrorCode::RefNotYourTurn,
         format!("Only {who} may '{}' this referral.", action.as_str()),
     ))
 }
@@ -348,7 +353,7 @@ impl ExamType {
             .find(|e| e.as_str() == s)
             .ok_or_else(|| {
                 DomainError::new(
-                    "ref_invalid_exam_type",
+                    ErrorCode::RefInvalidExamType,
                     "Exam type is ct, mri, ultrasound or xray.",
                 )
                 .on("exam_type")
@@ -365,7 +370,7 @@ impl ExamType {
 pub fn may_order(exam: ExamType, has_privilege: bool) -> Result<(), DomainError> {
     if exam.needs_privilege() && !has_privilege {
         return Err(DomainError::new(
-            "ref_needs_privilege",
+            ErrorCode::RefNeedsPrivilege,
             format!(
                 "Ordering {} needs the exam privilege; refer the request to a qualified doctor of the upper hospital.",
                 exam.label_zh()
@@ -422,7 +427,7 @@ pub fn check_repeat(
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     match (earlier_found, reason) {
         (true, None) => Err(DomainError::new(
-            "ref_duplicate_exam",
+            ErrorCode::RefDuplicateExam,
             "The patient had this exam recently at a consortium member; read the earlier result, and give a reason to repeat it.",
         )
         .on("repeat_reason")),
@@ -443,13 +448,15 @@ pub struct Policy {
 pub fn parse_text(raw: &str, field: &'static str, max: usize) -> Result<String, DomainError> {
     let s = raw.trim();
     if s.is_empty() {
-        return Err(
-            DomainError::new("ref_text_required", format!("Please fill in '{field}'.")).on(field),
-        );
+        return Err(DomainError::new(
+            ErrorCode::RefTextRequired,
+            format!("Please fill in '{field}'."),
+        )
+        .on(field));
     }
     if s.chars().count() > max {
         return Err(DomainError::new(
-            "ref_text_too_long",
+            ErrorCode::RefTextTooLong,
             format!("'{field}' may be at most {max} characters."),
         )
         .on(field));
@@ -487,7 +494,7 @@ impl BedStatus {
         .find(|x| x.as_str() == s)
         .ok_or_else(|| {
             DomainError::new(
-                "ref_invalid_status",
+                ErrorCode::RefInvalidStatus,
                 format!("Unknown bed request status '{s}'."),
             )
         })
@@ -507,7 +514,7 @@ pub fn bed_transition(from: BedStatus, action: BedAction) -> Result<BedStatus, D
         (BedStatus::Requested, BedAction::Decline) => Ok(BedStatus::Declined),
         (BedStatus::Admitted, BedAction::Discharge) => Ok(BedStatus::Discharged),
         (from, _) => Err(DomainError::new(
-            "ref_illegal_transition",
+            ErrorCode::RefIllegalTransition,
             format!(
                 "A bed request that is {} cannot change that way.",
                 from.as_str()
@@ -519,7 +526,9 @@ pub fn bed_transition(from: BedStatus, action: BedAction) -> Result<BedStatus, D
 /// Bed count of a ward: 1..=2000.
 pub fn parse_beds(n: i64) -> Result<i64, DomainError> {
     if !(1..=2000).contains(&n) {
-        return Err(DomainError::new("ref_invalid_beds", "A ward has 1 to 2000 beds.").on("beds"));
+        return Err(
+            DomainError::new(ErrorCode::RefInvalidBeds, "A ward has 1 to 2000 beds.").on("beds"),
+        );
     }
     Ok(n)
 }

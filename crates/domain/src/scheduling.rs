@@ -7,6 +7,7 @@ use chrono_tz::Asia::Shanghai;
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
+use crate::ErrorCode;
 
 /// The rules a platform configures for booking. Defaults follow common
 /// practice at Chinese hospitals: slots open 7 days ahead at 07:00.
@@ -72,7 +73,7 @@ impl SlotType {
             .find(|t| t.as_str() == s || t.label_zh() == s)
             .ok_or_else(|| {
                 DomainError::new(
-                    "invalid_slot_type",
+                    ErrorCode::InvalidSlotType,
                     "Slot type is general, specialist or expert.",
                 )
                 .on("slot_type")
@@ -99,7 +100,9 @@ impl Mode {
         match s {
             "online" => Ok(Mode::Online),
             "offline" => Ok(Mode::Offline),
-            _ => Err(DomainError::new("invalid_mode", "Mode is online or offline.").on("mode")),
+            _ => Err(
+                DomainError::new(ErrorCode::InvalidMode, "Mode is online or offline.").on("mode"),
+            ),
         }
     }
 }
@@ -136,7 +139,9 @@ impl AppointmentStatus {
 pub fn parse_hhmm(s: &str, field: &'static str) -> Result<u32, DomainError> {
     NaiveTime::parse_from_str(s.trim(), "%H:%M")
         .map(|t| t.hour_minute())
-        .map_err(|_| DomainError::new("invalid_time", "Times are HH:MM, e.g. 08:30.").on(field))
+        .map_err(|_| {
+            DomainError::new(ErrorCode::InvalidTime, "Times are HH:MM, e.g. 08:30.").on(field)
+        })
 }
 
 trait HourMinute {
@@ -152,11 +157,6 @@ impl HourMinute for NaiveTime {
 
 pub fn format_hhmm(minutes: u32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
-}
-
-pub fn parse_date(s: &str, field: &'static str) -> Result<NaiveDate, DomainError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| DomainError::new("invalid_date", "Dates are YYYY-MM-DD.").on(field))
 }
 
 /// Hours of one day split into slots: what a template or extra hours describe.
@@ -177,33 +177,35 @@ impl Hours {
     pub fn validate(self) -> Result<Self, DomainError> {
         if self.end_minute <= self.start_minute || self.end_minute > 24 * 60 {
             return Err(DomainError::new(
-                "invalid_hours",
+                ErrorCode::InvalidHours,
                 "The end time must be after the start time on the same day.",
             )
             .on("end"));
         }
         if !SLOT_MINUTES.contains(&self.slot_minutes) {
             return Err(DomainError::new(
-                "invalid_slot_length",
+                ErrorCode::InvalidSlotLength,
                 "A slot lasts 5, 10, 15, 20, 30 or 60 minutes.",
             )
             .on("slot_minutes"));
         }
         if (self.end_minute - self.start_minute) < self.slot_minutes {
-            return Err(
-                DomainError::new("invalid_hours", "The hours are shorter than one slot.").on("end"),
-            );
+            return Err(DomainError::new(
+                ErrorCode::InvalidHours,
+                "The hours are shorter than one slot.",
+            )
+            .on("end"));
         }
         if !(1..=500).contains(&self.capacity) {
             return Err(DomainError::new(
-                "invalid_capacity",
+                ErrorCode::InvalidCapacity,
                 "Each slot takes between 1 and 500 patients.",
             )
             .on("capacity"));
         }
         if !(0..=10_000_000).contains(&self.fee_fen) {
             return Err(DomainError::new(
-                "invalid_fee",
+                ErrorCode::InvalidFee,
                 "The fee is a whole number of fen between 0 and 10,000,000 (¥100,000).",
             )
             .on("fee_fen"));
@@ -267,10 +269,11 @@ pub fn parse_weekday(n: u32) -> Result<Weekday, DomainError> {
         5 => Ok(Weekday::Fri),
         6 => Ok(Weekday::Sat),
         7 => Ok(Weekday::Sun),
-        _ => Err(
-            DomainError::new("invalid_weekday", "Weekday is 1 (Monday) to 7 (Sunday).")
-                .on("weekday"),
-        ),
+        _ => Err(DomainError::new(
+            ErrorCode::InvalidWeekday,
+            "Weekday is 1 (Monday) to 7 (Sunday).",
+        )
+        .on("weekday")),
     }
 }
 
@@ -290,7 +293,7 @@ impl Policy {
     ) -> Result<(), DomainError> {
         if now < opens_at {
             return Err(DomainError::new(
-                "slot_not_released",
+                ErrorCode::SlotNotReleased,
                 format!(
                     "This slot opens for booking on {} at {}; please come back then.",
                     local_date(opens_at),
@@ -300,7 +303,7 @@ impl Policy {
         }
         if now >= starts_at {
             return Err(DomainError::new(
-                "slot_started",
+                ErrorCode::SlotStarted,
                 "This slot has already started; choose a later one.",
             ));
         }
@@ -316,7 +319,7 @@ impl Policy {
     ) -> Result<(AppointmentStatus, i64), DomainError> {
         if now >= starts_at {
             return Err(DomainError::new(
-                "too_late_to_cancel",
+                ErrorCode::TooLateToCancel,
                 "The appointment has started; it can no longer be cancelled.",
             ));
         }

@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use ihos_domain::ErrorCode;
 use ihos_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
@@ -151,6 +152,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(limited)
         .merge(dicom)
+        .layer(middleware::from_fn(crate::error::localize))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(track_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -166,8 +168,8 @@ pub fn router(state: AppState) -> Router {
 async fn api_not_found() -> crate::error::ApiError {
     crate::error::ApiError::new(
         StatusCode::NOT_FOUND,
-        "no_such_endpoint",
-        "There is no such API endpoint; see /api/openapi.json.",
+        ErrorCode::NoSuchEndpoint,
+        ErrorCode::NoSuchEndpoint.en(),
     )
 }
 

@@ -1,18 +1,37 @@
-//! The one API error: a status, a stable snake_case code and a message a
-//! person can act on. 5xx bodies are generic; the cause goes to the log.
+//! The one API error: a status, a stable code from [`ErrorCode`] and, in the
+//! body, the code's text in the caller's language. 5xx bodies are generic;
+//! the cause goes to the log.
+//!
+//! Language: `IntoResponse` writes the body in Chinese (the default) and
+//! leaves the error's parts in the response extensions; [`localize`], a thin
+//! layer that knows the request's language (`ihos_lang` cookie, else
+//! `Accept-Language`), writes the body again only when that is English. No
+//! body is parsed and nothing is looked up on the way in.
+//!
+//! Body: `{"error": code, "message": code's text, "detail": ..., "field": ...}`.
+//! `detail` is the call site's own English sentence when it says more than the
+//! code's text (the facts of the case: which drug, how many frames); it is
+//! left out when it would repeat the text, and always for 5xx.
 
 use axum::Json;
+use axum::body::Body;
+use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ihos_domain::DomainError;
+use ihos_domain::{DomainError, ErrorCode};
 use ihos_store::StoreError;
 use serde::Serialize;
+
+use crate::i18n::LANG_COOKIE;
+use crate::i18n::Lang;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
+    /// The call site's English sentence; the body's `detail`.
     pub message: String,
     pub field: Option<&'static str>,
 }
@@ -20,8 +39,14 @@ pub struct ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `invalid_resident_id`.
-    pub error: &'static str,
-    pub message: String,
+    #[schema(value_type = String)]
+    pub error: ErrorCode,
+    /// What the code means, in the caller's language (Chinese unless the
+    /// `ihos_lang` cookie or `Accept-Language` asks for English).
+    pub message: &'static str,
+    /// This case's facts, in English, when they add to `message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'static str>,
 }
@@ -29,7 +54,7 @@ pub struct ErrorBody {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -38,57 +63,177 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 409: the request is fine but the record's state refuses it.
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// A domain refusal that is about the record's state, not the input: 409.
+    pub fn domain_conflict(e: DomainError) -> Self {
+        Self::from(e).with_status(StatusCode::CONFLICT)
+    }
+
+    /// A stored row failed a domain parse (a date, a status): the caller can
+    /// do nothing about it, so it is an internal error; the log names the
+    /// field, never the value.
+    pub fn stored(e: DomainError) -> Self {
+        Self::internal(format_args!(
+            "stored value refused: {} on {}",
+            e.code,
+            e.field.unwrap_or("?")
+        ))
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn on(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
     }
 
     /// "Not found" and "not yours" look alike to the caller.
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
-            "No such record, or you may not see it.",
+            ErrorCode::NotFound,
+            ErrorCode::NotFound.en(),
         )
     }
 
     pub fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "Please log in first.",
+            ErrorCode::Unauthenticated,
+            ErrorCode::Unauthenticated.en(),
         )
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Something went wrong on our side; please try again. Nothing was saved.",
+            ErrorCode::InternalError,
+            ErrorCode::InternalError.en(),
         )
+    }
+
+    /// The body in `lang`.
+    pub fn body(&self, lang: Lang) -> ErrorBody {
+        Parts::of(self).body(lang)
+    }
+}
+
+/// What the body is made of, kept in the response so [`localize`] can write
+/// it again in another language.
+#[derive(Clone, Debug)]
+struct Parts {
+    code: ErrorCode,
+    detail: Option<String>,
+    field: Option<&'static str>,
+}
+
+impl Parts {
+    fn of(e: &ApiError) -> Self {
+        let detail =
+            (!e.status.is_server_error() && !e.message.is_empty() && e.message != e.code.en())
+                .then(|| e.message.clone());
+        Self {
+            code: e.code,
+            detail,
+            field: e.field,
+        }
+    }
+
+    fn body(self, lang: Lang) -> ErrorBody {
+        ErrorBody {
+            error: self.code,
+            message: match lang {
+                Lang::En => self.code.en(),
+                Lang::Zh => self.code.zh(),
+            },
+            detail: self.detail,
+            field: self.field,
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.code,
-            message: self.message,
-            field: self.field,
-        };
-        (self.status, Json(body)).into_response()
+        let status = self.status;
+        let parts = Parts::of(&self);
+        let mut resp = (status, Json(parts.clone().body(Lang::Zh))).into_response();
+        resp.extensions_mut().insert(parts);
+        resp
+    }
+}
+
+/// Middleware: an error answered to a caller who reads English gets its body
+/// in English. Everything else passes untouched.
+pub async fn localize(req: Request, next: Next) -> Response {
+    let english = wants_english(req.headers());
+    let mut resp = next.run(req).await;
+    let Some(parts) = resp.extensions_mut().remove::<Parts>() else {
+        return resp;
+    };
+    if english {
+        match serde_json::to_vec(&parts.body(Lang::En)) {
+            Ok(bytes) => {
+                resp.headers_mut().remove(header::CONTENT_LENGTH);
+                *resp.body_mut() = Body::from(bytes);
+            }
+            Err(e) => tracing::error!(error = %e, "error body not written in English"),
+        }
+    }
+    resp
+}
+
+/// The language to answer a request in (see [`wants_english`]).
+pub fn request_lang(headers: &HeaderMap) -> Lang {
+    if wants_english(headers) {
+        Lang::En
+    } else {
+        Lang::Zh
+    }
+}
+
+/// The page language cookie decides; without it, `Accept-Language` whose
+/// first choice is English.
+pub fn wants_english(headers: &HeaderMap) -> bool {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(LANG_COOKIE)?.strip_prefix('='));
+    match cookie {
+        Some(v) => v.starts_with("en"),
+        None => headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .get(..2)
+                    .is_some_and(|l| l.eq_ignore_ascii_case("en"))
+            }),
     }
 }
 
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         let status = match e.code {
-            "not_found" => StatusCode::NOT_FOUND,
-            "forbidden" => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         };
         Self {
@@ -106,22 +251,26 @@ impl From<StoreError> for ApiError {
             StoreError::Duplicate { what } => {
                 let (code, message, field) = match what.as_str() {
                     "phone_hash" => (
-                        "phone_taken",
+                        ErrorCode::PhoneTaken,
                         "This phone number already has an account; log in instead.",
                         Some("phone"),
                     ),
                     "resident_id_hash" | "account_id" => (
-                        "resident_id_taken",
+                        ErrorCode::ResidentIdTaken,
                         "A patient with this resident ID number is already registered.",
                         Some("resident_id"),
                     ),
                     "licence_no" => (
-                        "licence_taken",
+                        ErrorCode::LicenceTaken,
                         "A practitioner with this licence number already exists; add an affiliation instead.",
                         Some("licence_no"),
                     ),
-                    "name" => ("name_taken", "This name is already in use.", Some("name")),
-                    _ => ("duplicate", "This record already exists.", None),
+                    "name" => (
+                        ErrorCode::NameTaken,
+                        "This name is already in use.",
+                        Some("name"),
+                    ),
+                    _ => (ErrorCode::Duplicate, "This record already exists.", None),
                 };
                 Self {
                     status: StatusCode::CONFLICT,
@@ -141,19 +290,19 @@ impl From<JsonRejection> for ApiError {
         match r {
             JsonRejection::MissingJsonContentType(_) => Self::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "Send the request body as JSON with Content-Type: application/json.",
             ),
             JsonRejection::JsonDataError(e) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
+                ErrorCode::InvalidField,
                 format!(
                     "The JSON is well-formed but a field is missing or has the wrong type: {}",
                     e.body_text()
                 ),
             ),
             other => Self::bad_request(
-                "malformed_json",
+                ErrorCode::MalformedJson,
                 format!("The request body is not valid JSON: {}", other.body_text()),
             ),
         }
@@ -162,13 +311,13 @@ impl From<JsonRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        Self::bad_request("invalid_query", r.body_text())
+        Self::bad_request(ErrorCode::InvalidQuery, r.body_text())
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        Self::bad_request("invalid_path", r.body_text())
+        Self::bad_request(ErrorCode::InvalidPath, r.body_text())
     }
 }
 

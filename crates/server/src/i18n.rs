@@ -1,4 +1,10 @@
 //! User-interface text: Simplified Chinese by default, English on request.
+//! Error codes carry their own texts ([`ErrorCode`]); pages get both.
+
+use ihos_domain::ErrorCode;
+
+/// The cookie that remembers the language a person chose on a page.
+pub const LANG_COOKIE: &str = "ihos_lang";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -14,10 +20,21 @@ impl Lang {
         }
     }
 
+    /// The text for `key`: a UI key, or an error code.
     pub fn t(self, key: &str) -> &'static str {
         all_text()
             .find(|(k, _, _)| *k == key)
-            .map_or("?", |(_, zh, en)| if self == Lang::En { en } else { zh })
+            .map(|(_, zh, en)| if self == Lang::En { *en } else { *zh })
+            .or_else(|| ErrorCode::parse(key).map(|c| self.error(c)))
+            .unwrap_or("?")
+    }
+
+    /// What an error code means, in this language.
+    pub fn error(self, code: ErrorCode) -> &'static str {
+        match self {
+            Lang::Zh => code.zh(),
+            Lang::En => code.en(),
+        }
     }
 }
 
@@ -273,15 +290,13 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The error texts, for the page script.
+/// The texts for the page script: every UI key and every error code, so a
+/// script shows any API error as `texts[body.error]`.
 pub fn error_texts(lang: Lang) -> String {
     let map: serde_json::Map<String, serde_json::Value> = all_text()
-        .map(|(k, zh, en)| {
-            (
-                (*k).to_string(),
-                serde_json::Value::from(if lang == Lang::En { *en } else { *zh }),
-            )
-        })
+        .map(|(k, zh, en)| (*k, if lang == Lang::En { *en } else { *zh }))
+        .chain(ErrorCode::ALL.iter().map(|c| (c.as_str(), lang.error(*c))))
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
         .collect();
     serde_json::Value::Object(map).to_string()
 }

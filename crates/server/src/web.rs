@@ -20,7 +20,7 @@ use crate::identity::service as id_service;
 use crate::org::service as org_service;
 use crate::state::AppState;
 
-const LANG_COOKIE: &str = "ihos_lang";
+use crate::i18n::LANG_COOKIE;
 
 pub fn router() -> Router<AppState> {
     Router::new()

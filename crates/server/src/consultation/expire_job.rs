@@ -113,7 +113,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
             match run_once(&state, ihos_store::now_ms()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "consultations expired"),
-                Err(e) => tracing::warn!(code = e.code, "consultation expiry pass failed"),
+                Err(e) => tracing::warn!(code = %e.code, "consultation expiry pass failed"),
             }
         }
     })

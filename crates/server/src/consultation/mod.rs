@@ -340,12 +340,13 @@ async fn chat_socket(
     };
     let after = q.after.unwrap_or(0);
     let me = caller.account_id;
+    let lang = crate::error::request_lang(&headers);
     Ok(upgrade
         .max_message_size(ws::MAX_FRAME)
         // tungstenite zeroes the whole read buffer on every read: the default
         // 128 KiB cost more CPU than the rest of a chat message's handling.
         .read_buffer_size(ws::READ_BUFFER)
-        .on_upgrade(move |socket| ws::run(state, row, side, me, after, socket)))
+        .on_upgrade(move |socket| ws::run(state, row, side, me, after, lang, socket)))
 }
 
 /// The escalation chain of this consultation with its chat (history travels along).

@@ -4,8 +4,8 @@
 //! department first-visit policy. One transaction per use case; every read
 //! of patient data is authorised and audited.
 
-use chrono::NaiveDate;
 use ihos_domain::DomainError;
+use ihos_domain::ErrorCode;
 use ihos_domain::Role;
 use ihos_domain::Title;
 use ihos_domain::access::{Relationship, patient_read_ground};
@@ -14,6 +14,7 @@ use ihos_domain::consultation::{
     Tier, parse_client_id, parse_text,
 };
 use ihos_domain::identity::age_on;
+use ihos_domain::parse_date;
 use ihos_store::consultation::{
     self as cstore, Appended, AttachmentRow, ConsultationRow, MessageRow, NewConsultation,
     NewMessage, PackageRow, ReviewRow, StatusChange, SubscriptionRow,
@@ -106,9 +107,9 @@ pub struct ConsultationView {
     pub ended_at: Option<i64>,
 }
 
-pub fn view(row: &ConsultationRow) -> ConsultationView {
-    let birth = NaiveDate::parse_from_str(&row.patient_birth_date, "%Y-%m-%d").unwrap_or_default();
-    ConsultationView {
+pub fn view(row: &ConsultationRow) -> ApiResult<ConsultationView> {
+    let birth = parse_date(&row.patient_birth_date, "birth_date").map_err(ApiError::stored)?;
+    Ok(ConsultationView {
         id: row.id.clone(),
         patient_id: row.patient_id.clone(),
         patient_name: row.patient_name.clone(),
@@ -144,7 +145,7 @@ pub fn view(row: &ConsultationRow) -> ConsultationView {
         accepted_at: row.accepted_at,
         started_at: row.started_at,
         ended_at: row.ended_at,
-    }
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -391,13 +392,12 @@ pub fn side_of(row: &ConsultationRow, caller: &Caller) -> Option<Side> {
     }
 }
 
-fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, message)
-}
-
 fn domain(e: DomainError) -> ApiError {
     let mut err = ApiError::from(e);
-    if matches!(err.code, "illegal_transition" | "consultation_closed") {
+    if matches!(
+        err.code,
+        ErrorCode::IllegalTransition | ErrorCode::ConsultationClosed
+    ) {
         err.status = StatusCode::CONFLICT;
     }
     err
@@ -442,21 +442,19 @@ pub async fn load_for(
     Ok((row, side))
 }
 
-fn parse_date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
-}
-
 /// A doctor who may take online consultations, or why not.
 async fn eligible_doctor(conn: &mut AnyConnection, doctor_id: &str) -> ApiResult<PractitionerRow> {
     let doc = identity::practitioner(conn, doctor_id)
         .await?
         .ok_or_else(|| {
             ApiError::from(
-                DomainError::new("no_such_doctor", "There is no such doctor.").on("doctor_id"),
+                DomainError::new(ErrorCode::NoSuchDoctor, "There is no such doctor.")
+                    .on("doctor_id"),
             )
         })?;
     let role = Role::parse(&doc.role).unwrap_or(Role::Nurse);
-    rules::check_doctor(role, parse_date(&doc.practising_since), today_in_shanghai())?;
+    let since = parse_date(&doc.practising_since, "practising_since").map_err(ApiError::stored)?;
+    rules::check_doctor(role, since, today_in_shanghai())?;
     Ok(doc)
 }
 
@@ -555,14 +553,14 @@ pub async fn request(
     let triage = state.triage.suggest(&complaint);
     if triage.emergency {
         return Err(ApiError::from(
-            DomainError::new("emergency_call_120", triage.advice).on("complaint"),
+            DomainError::new(ErrorCode::EmergencyCall120, triage.advice).on("complaint"),
         ));
     }
     let mut tx = state.store.begin().await?;
     let (patient, requester) = patient_for(&mut tx, caller, input.patient_id.as_deref()).await?;
     rules::check_requester(
         requester,
-        parse_date(&patient.birth_date),
+        parse_date(&patient.birth_date, "birth_date").map_err(ApiError::stored)?,
         today_in_shanghai(),
         input.guardian_present,
     )?;
@@ -577,7 +575,7 @@ pub async fn request(
     .ok_or_else(|| {
         ApiError::from(
             DomainError::new(
-                "invalid_department",
+                ErrorCode::InvalidDepartment,
                 "The doctor does not work in this department.",
             )
             .on("department_id"),
@@ -602,8 +600,8 @@ pub async fn request(
         Some(sub) => {
             if !cstore::use_subscription(&mut tx, sub, &patient.id, &doctor.account_id, now).await?
             {
-                return Err(conflict(
-                    "package_exhausted",
+                return Err(ApiError::conflict(
+                    ErrorCode::PackageExhausted,
                     "This service package has no consultations left, has ended, or is not with this doctor.",
                 ));
             }
@@ -680,7 +678,7 @@ pub async fn request(
     )
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
-    Ok(view(&row))
+    view(&row)
 }
 
 /// Evidence of an offline diagnosis: answers (kind, reference, note).
@@ -691,7 +689,8 @@ async fn check_evidence(
     e: &EvidenceInput,
 ) -> ApiResult<(EvidenceKind, String, Option<String>)> {
     let kind = EvidenceKind::parse(e.kind.trim())?;
-    let bad = |m: &str| ApiError::from(DomainError::new("invalid_evidence", m).on("evidence"));
+    let bad =
+        |m: &str| ApiError::from(DomainError::new(ErrorCode::InvalidEvidence, m).on("evidence"));
     let reference = e.reference.trim().to_string();
     if kind.is_upload() {
         let ok = cstore::attachment(conn, &reference)
@@ -733,8 +732,8 @@ async fn apply(
     let from = Status::parse(&row.status)?;
     let to = rules::transition(from, action).map_err(domain)?;
     if !cstore::change_status(conn, &row.id, from.as_str(), to.as_str(), now, ch).await? {
-        return Err(conflict(
-            "consultation_changed",
+        return Err(ApiError::conflict(
+            ErrorCode::ConsultationChanged,
             "Someone changed this consultation at the same moment; reload it and try again.",
         ));
     }
@@ -775,7 +774,7 @@ async fn finish(
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     publish_status(state, id, status);
-    Ok(view(&row))
+    view(&row)
 }
 
 /// The doctor accepts, recording that the patient qualifies; a care
@@ -865,7 +864,8 @@ pub async fn act(
         (Action::Decline | Action::ReferOffline, Some(t)) => Some(parse_text(&t, "reason", 1000)?),
         (Action::Decline | Action::ReferOffline | Action::Complete, None) => {
             return Err(ApiError::from(
-                DomainError::new("invalid_field", "Give a reason (or summary).").on("reason"),
+                DomainError::new(ErrorCode::InvalidField, "Give a reason (or summary).")
+                    .on("reason"),
             ));
         }
         (_, t) => t,
@@ -945,7 +945,8 @@ pub async fn escalate(
     let target = eligible_doctor(&mut tx, &input.doctor_id).await?;
     if target.account_id == row.doctor_id {
         return Err(ApiError::from(
-            DomainError::new("invalid_field", "Escalate to another doctor.").on("doctor_id"),
+            DomainError::new(ErrorCode::InvalidField, "Escalate to another doctor.")
+                .on("doctor_id"),
         ));
     }
     let title = Title::parse(&target.title)?;
@@ -953,8 +954,11 @@ pub async fn escalate(
     let affiliations = identity::affiliations_of(&mut tx, &target.account_id).await?;
     let aff = affiliations.first().ok_or_else(|| {
         ApiError::from(
-            DomainError::new("invalid_department", "That doctor has no department.")
-                .on("doctor_id"),
+            DomainError::new(
+                ErrorCode::InvalidDepartment,
+                "That doctor has no department.",
+            )
+            .on("doctor_id"),
         )
     })?;
     let now = now_ms();
@@ -1027,7 +1031,7 @@ pub async fn escalate(
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     publish_status(state, &row.id, Status::Completed);
-    Ok(view(&new_row))
+    view(&new_row)
 }
 
 /// One consultation, for its participants (audited).
@@ -1044,14 +1048,14 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Consu
         Some(&row.org_id),
     )
     .await?;
-    Ok(view(&row))
+    view(&row)
 }
 
 /// The caller's consultations (as patient or guardian), newest first.
 pub async fn mine(state: &AppState, caller: &Caller) -> ApiResult<Vec<ConsultationView>> {
     let mut conn = state.store.conn().await?;
     let rows = cstore::for_patient_side(&mut conn, &caller.account_id, 200).await?;
-    Ok(rows.iter().map(view).collect())
+    rows.iter().map(view).collect()
 }
 
 /// The doctor's workbench: waiting and open consultations, oldest first.
@@ -1066,13 +1070,14 @@ pub async fn queue(state: &AppState, caller: &Caller) -> ApiResult<Vec<QueueEntr
     )
     .await?;
     let now = now_ms();
-    Ok(rows
-        .iter()
-        .map(|r| QueueEntry {
-            consultation: view(r),
-            waiting_minutes: (now - r.created_at).max(0) / 60_000,
+    rows.iter()
+        .map(|r| {
+            Ok(QueueEntry {
+                consultation: view(r)?,
+                waiting_minutes: (now - r.created_at).max(0) / 60_000,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The patient's earlier consultations, for the doctor of this one: only
@@ -1120,7 +1125,7 @@ pub async fn patient_history(
         Some(&row.org_id),
     )
     .await?;
-    Ok(rows.iter().map(view).collect())
+    rows.iter().map(view).collect()
 }
 
 /// Chat history after `after` (the resume point), for participants.
@@ -1169,7 +1174,7 @@ pub async fn thread(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Ve
     for c in chain {
         let msgs = cstore::messages_after(&mut conn, &c.id, 0, 5000).await?;
         out.push(ThreadEntry {
-            consultation: view(&c),
+            consultation: view(&c)?,
             messages: msgs.into_iter().map(message_view).collect(),
         });
     }
@@ -1213,7 +1218,7 @@ pub async fn send(
             if !ok {
                 return Err(ApiError::from(
                     DomainError::new(
-                        "invalid_attachment",
+                        ErrorCode::InvalidAttachment,
                         "Upload the picture to this consultation first and send its id.",
                     )
                     .on("attachment_id"),
@@ -1223,7 +1228,7 @@ pub async fn send(
         }
         _ => {
             return Err(ApiError::from(
-                DomainError::new("invalid_field", "kind is text or picture.").on("kind"),
+                DomainError::new(ErrorCode::InvalidField, "kind is text or picture.").on("kind"),
             ));
         }
     };
@@ -1240,8 +1245,8 @@ pub async fn send(
     match state.chat.submit(msg).await? {
         Appended::New(m) => Ok((m, true)),
         Appended::Repeat(m) => Ok((m, false)),
-        Appended::Closed => Err(conflict(
-            "chat_closed",
+        Appended::Closed => Err(ApiError::conflict(
+            ErrorCode::ChatClosed,
             "Chat is open only while the doctor has accepted the consultation and it has not ended.",
         )),
     }
@@ -1264,7 +1269,7 @@ pub async fn upload(
     if bytes.len() > state.settings.picture_max_bytes {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "picture_too_large",
+            ErrorCode::PictureTooLarge,
             format!(
                 "A picture may be at most {} KB.",
                 state.settings.picture_max_bytes / 1024
@@ -1273,7 +1278,7 @@ pub async fn upload(
     }
     if bytes.is_empty() {
         return Err(ApiError::bad_request(
-            "unsupported_picture",
+            ErrorCode::UnsupportedPicture,
             "The upload is empty.",
         ));
     }
@@ -1343,7 +1348,7 @@ pub async fn review(
     let served = side_of(&row, caller) == Some(Side::Patient);
     rules::check_review(served, Status::parse(&row.status)?).map_err(|e| {
         let mut err = ApiError::from(e);
-        if err.code == "review_not_open" {
+        if err.code == ErrorCode::ReviewNotOpen {
             err.status = StatusCode::CONFLICT;
         }
         err
@@ -1366,8 +1371,8 @@ pub async fn review(
     cstore::insert_review(&mut tx, &r)
         .await
         .map_err(|e| match e {
-            StoreError::Duplicate { .. } => conflict(
-                "already_reviewed",
+            StoreError::Duplicate { .. } => ApiError::conflict(
+                ErrorCode::AlreadyReviewed,
                 "You have already reviewed this consultation.",
             ),
             other => other.into(),
@@ -1409,8 +1414,8 @@ pub async fn reply(
         return Err(ApiError::forbidden("Only the doctor reviewed replies."));
     }
     if !cstore::reply_review(&mut conn, id, &caller.account_id, &text, now_ms()).await? {
-        return Err(conflict(
-            "reply_not_possible",
+        return Err(ApiError::conflict(
+            ErrorCode::ReplyNotPossible,
             "There is no review to answer yet, or you have answered it already.",
         ));
     }
@@ -1501,7 +1506,9 @@ pub async fn create_package(
 ) -> ApiResult<PackageView> {
     caller.require(Role::Doctor)?;
     let name = parse_text(&input.name, "name", 60)?;
-    let bad = |f: &'static str, m: &str| ApiError::from(DomainError::new("invalid_field", m).on(f));
+    let bad = |f: &'static str, m: &str| {
+        ApiError::from(DomainError::new(ErrorCode::InvalidField, m).on(f))
+    };
     if !(1..=366).contains(&input.period_days) {
         return Err(bad("period_days", "A package lasts 1 to 366 days."));
     }

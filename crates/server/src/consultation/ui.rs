@@ -89,10 +89,11 @@ async fn list_page(
     let today = today_in_shanghai();
     for o in org::list_orgs(&mut conn, None, None).await? {
         for p in identity::practitioners_of_org(&mut conn, &o.id).await? {
-            let since =
-                chrono::NaiveDate::parse_from_str(&p.practising_since, "%Y-%m-%d").unwrap_or(today);
+            // An unreadable stored date never makes a doctor eligible.
+            let online = ihos_domain::parse_date(&p.practising_since, "practising_since")
+                .is_ok_and(|since| may_practise_online(since, today));
             if p.role != "doctor"
-                || !may_practise_online(since, today)
+                || !online
                 || doctors.iter().any(|d: &DoctorOption| d.id == p.account_id)
             {
                 continue;

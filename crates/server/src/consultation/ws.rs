@@ -16,6 +16,7 @@
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
+use ihos_domain::ErrorCode;
 use ihos_store::Store;
 use ihos_store::consultation::{self as cstore, ConsultationRow};
 use serde::Deserialize;
@@ -24,6 +25,8 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::chat::{RoomEvent, message_json};
 use super::service::{self, SendInput, Side};
+use crate::error::ApiError;
+use crate::i18n::Lang;
 use crate::state::AppState;
 
 /// Largest frame a client may send.
@@ -46,6 +49,7 @@ pub async fn run(
     side: Side,
     me: String,
     after: i64,
+    lang: Lang,
     socket: WebSocket,
 ) {
     let (mut sink, mut stream) = socket.split();
@@ -90,7 +94,7 @@ pub async fn run(
             }
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(t))) => {
-                    if let Some(reply) = handle(&state, &row, side, &me, t.as_str()).await
+                    if let Some(reply) = handle(&state, &row, side, &me, lang, t.as_str()).await
                         && out.send(Message::Text(reply.into())).await.is_err()
                     {
                         break;
@@ -114,19 +118,25 @@ async fn handle(
     row: &ConsultationRow,
     side: Side,
     me: &str,
+    lang: Lang,
     text: &str,
 ) -> Option<String> {
-    let error = |code: &str, message: &str, client_id: Option<&str>| {
+    // The same shape as an API error body, with the frame's type and client_id.
+    let error = |code: ErrorCode, detail: &str, client_id: Option<&str>| {
+        let body = ApiError::bad_request(code, detail).body(lang);
         Some(
-            json!({"type": "error", "code": code, "message": message, "client_id": client_id})
-                .to_string(),
+            json!({
+                "type": "error", "code": body.error, "message": body.message,
+                "detail": body.detail, "client_id": client_id
+            })
+            .to_string(),
         )
     };
     let frame: ClientFrame = match serde_json::from_str(text) {
         Ok(f) => f,
         Err(_) => {
             return error(
-                "malformed_frame",
+                ErrorCode::MalformedFrame,
                 "Send JSON like {\"type\":\"send\",\"client_id\":\"c-1\",\"text\":\"...\"}.",
                 None,
             );
@@ -149,7 +159,7 @@ async fn handle(
         }
         ("ping", _) => Some(json!({"type": "pong"}).to_string()),
         _ => error(
-            "malformed_frame",
+            ErrorCode::MalformedFrame,
             "Unknown frame; the client sends {\"type\":\"send\",...}.",
             None,
         ),

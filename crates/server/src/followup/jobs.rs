@@ -84,7 +84,7 @@ pub async fn run(ctx: AppState) {
         tick.tick().await;
         match run_once(&ctx).await {
             Ok(r) => tracing::debug!(?r, "follow-up job"),
-            Err(e) => tracing::warn!(code = e.code, "follow-up job failed"),
+            Err(e) => tracing::warn!(code = %e.code, "follow-up job failed"),
         }
     }
 }

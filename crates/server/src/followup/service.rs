@@ -5,6 +5,7 @@
 //! and department. Every read of patient data is authorised and audited.
 
 use axum::http::StatusCode;
+use ihos_domain::ErrorCode;
 use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::followup::{self as rules, PlanTemplate, ResultInput, TaskKind, TaskSpec};
 use ihos_domain::{DomainError, Role};
@@ -45,7 +46,7 @@ fn template(code: &str) -> ApiResult<PlanTemplate> {
         .ok_or_else(|| {
             ApiError::from(
                 DomainError::new(
-                    "unknown_template",
+                    ErrorCode::UnknownTemplate,
                     "There is no such follow-up template; see GET /api/v1/followup/templates.",
                 )
                 .on("template"),
@@ -322,7 +323,7 @@ pub async fn assign(
     let Some(patient) = patient.filter(|_| treating) else {
         let mut e = ApiError::new(
             StatusCode::NOT_FOUND,
-            "no_care_relationship",
+            ErrorCode::NoCareRelationship,
             "You can assign a follow-up plan only to a patient in your care (an accepted consultation, a referral or a follow-up).",
         );
         e.field = Some("patient_id");
@@ -336,7 +337,7 @@ pub async fn assign(
                 .ok_or_else(|| {
                     ApiError::from(
                         DomainError::new(
-                            "invalid_consultation",
+                            ErrorCode::InvalidConsultation,
                             "That is not one of your consultations with this patient.",
                         )
                         .on("consultation_id"),
@@ -506,7 +507,7 @@ pub async fn complete_task(
         if task.status == "due" && task.due_at - rules::DAY_MS > now {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "task_not_yet_due",
+                ErrorCode::TaskNotYetDue,
                 "This task is not due yet; it opens a day before its date.",
             ));
         }

@@ -3,9 +3,10 @@
 
 use chrono::{NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
+use ihos_domain::ErrorCode;
 use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::identity::{ADULT_AGE, age_on, mask_phone};
-use ihos_domain::{DomainError, Password, PhoneNumber, RealName, ResidentId, Role};
+use ihos_domain::{DomainError, Password, PhoneNumber, RealName, ResidentId, Role, parse_date};
 use ihos_store::identity::{self, NewAccount, NewPatient, PatientRow};
 use ihos_store::{AnyConnection, audit, now_ms, session};
 use serde::{Deserialize, Serialize};
@@ -99,9 +100,9 @@ fn sex_of(id: &ResidentId) -> &'static str {
     if id.is_male() { "male" } else { "female" }
 }
 
-pub(crate) fn patient_view(state: &AppState, row: &PatientRow) -> PatientView {
-    let birth = NaiveDate::parse_from_str(&row.birth_date, "%Y-%m-%d").unwrap_or_default();
-    PatientView {
+pub(crate) fn patient_view(state: &AppState, row: &PatientRow) -> ApiResult<PatientView> {
+    let birth = parse_date(&row.birth_date, "birth_date").map_err(ApiError::stored)?;
+    Ok(PatientView {
         id: row.id.clone(),
         name: row.name.clone(),
         resident_id_masked: row.resident_id_masked.clone(),
@@ -114,7 +115,7 @@ pub(crate) fn patient_view(state: &AppState, row: &PatientRow) -> PatientView {
         sex: row.sex.clone(),
         guardian_relation: row.guardian_relation.clone(),
         has_own_account: row.account_id.is_some(),
-    }
+    })
 }
 
 fn new_patient(
@@ -170,7 +171,7 @@ pub async fn sign_up(state: &AppState, input: SignUp) -> ApiResult<SignedUp> {
     let password = Password::parse(&input.password, Some(&phone))?;
     if age_on(id.birth_date(), today_in_shanghai()) < ADULT_AGE {
         return Err(DomainError::new(
-            "guardian_required",
+            ErrorCode::GuardianRequired,
             "Patients under 18 are registered by a parent or guardian: sign up yourself, then add the child under 'My family'.",
         )
         .on("resident_id")
@@ -237,7 +238,7 @@ pub async fn add_dependant(
     let relation = input.relation.trim();
     if !RELATIONS.contains(&relation) {
         return Err(DomainError::new(
-            "invalid_relation",
+            ErrorCode::InvalidRelation,
             format!("Relation must be one of {}.", RELATIONS.join(", ")),
         )
         .on("relation")
@@ -245,7 +246,7 @@ pub async fn add_dependant(
     }
     if age_on(id.birth_date(), today_in_shanghai()) >= ADULT_AGE {
         return Err(DomainError::new(
-            "not_a_minor",
+            ErrorCode::NotAMinor,
             "Only children under 18 are added by a guardian; adults sign up themselves.",
         )
         .on("resident_id")
@@ -275,7 +276,7 @@ pub async fn add_dependant(
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await.map_err(ApiError::internal)?;
-    Ok(patient_view(state, &row))
+    patient_view(state, &row)
 }
 
 #[tracing::instrument(skip_all)]
@@ -292,7 +293,7 @@ pub async fn login(state: &AppState, input: Credentials, client: &str) -> ApiRes
     {
         return Err(ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
+            ErrorCode::TooManyAttempts,
             format!(
                 "Too many failed logins. Wait {} minutes and try again.",
                 s.login_window_minutes
@@ -316,7 +317,7 @@ pub async fn login(state: &AppState, input: Credentials, client: &str) -> ApiRes
     let Some(account) = account else {
         return Err(ApiError::new(
             axum::http::StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
+            ErrorCode::InvalidCredentials,
             "Phone number or password is wrong.",
         ));
     };
@@ -371,8 +372,14 @@ pub async fn me(state: &AppState, caller: &Caller) -> ApiResult<MeView> {
                 scope_id: scope_id.clone(),
             })
             .collect(),
-        patient: patient.as_ref().map(|p| patient_view(state, p)),
-        dependants: dependants.iter().map(|p| patient_view(state, p)).collect(),
+        patient: patient
+            .as_ref()
+            .map(|p| patient_view(state, p))
+            .transpose()?,
+        dependants: dependants
+            .iter()
+            .map(|p| patient_view(state, p))
+            .collect::<ApiResult<_>>()?,
     })
 }
 
@@ -422,7 +429,7 @@ pub async fn read_patient(
     match (row, patient_read_ground(&caller.roles(), &rel)) {
         (Some(p), Ok(ground)) => {
             audit_read(&mut conn, caller, &p.id, ground.as_str(), "patient.read").await?;
-            Ok(patient_view(state, &p))
+            patient_view(state, &p)
         }
         (_, _) => {
             audit_read(&mut conn, caller, patient_id, "none", "patient.read.denied").await?;

@@ -8,16 +8,17 @@ use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
+use ihos_domain::ErrorCode;
 use ihos_domain::imaging::valid_uid;
 
 /// Why an upload is not a DICOM instance we can store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
-fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
     Refusal {
         code,
         message: message.into(),
@@ -76,7 +77,7 @@ pub fn read(bytes: &[u8]) -> Result<DefaultDicomObject, Refusal> {
     let b = body(bytes);
     if b.len() < 4 || &b[..4] != b"DICM" {
         return Err(refuse(
-            "not_dicom",
+            ErrorCode::NotDicom,
             "This is not a DICOM Part 10 file (no 'DICM' marker after the 128-byte preamble).",
         ));
     }
@@ -85,7 +86,7 @@ pub fn read(bytes: &[u8]) -> Result<DefaultDicomObject, Refusal> {
         .from_reader(b)
         .map_err(|e| {
             refuse(
-                "invalid_dicom",
+                ErrorCode::InvalidDicom,
                 format!("The DICOM file cannot be read (truncated or malformed): {e}"),
             )
         })
@@ -106,12 +107,12 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Refusal> {
             Ok(v)
         } else if v.is_empty() {
             Err(refuse(
-                "missing_uid",
+                ErrorCode::MissingUid,
                 format!("The instance has no {name}; every instance needs one."),
             ))
         } else {
             Err(refuse(
-                "invalid_uid",
+                ErrorCode::InvalidUid,
                 format!("{name} '{v}' is not a valid DICOM UID (digits and dots, at most 64)."),
             ))
         }
@@ -167,7 +168,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Refusal> {
     }
     parsed.metadata = dicom_json::to_string(&obj).map_err(|e| {
         refuse(
-            "invalid_dicom",
+            ErrorCode::InvalidDicom,
             format!("The DICOM attributes cannot be converted to DICOM JSON: {e}"),
         )
     })?;
@@ -195,14 +196,14 @@ fn check_pixel_data(
         return match pixels.value() {
             dicom_core::DicomValue::PixelSequence(seq) if !seq.fragments().is_empty() => Ok(()),
             _ => Err(refuse(
-                "invalid_pixel_data",
+                ErrorCode::InvalidPixelData,
                 "The compressed pixel data has no fragments.",
             )),
         };
     }
     let (Some(r), Some(c)) = (rows, columns) else {
         return Err(refuse(
-            "invalid_pixel_data",
+            ErrorCode::InvalidPixelData,
             "Pixel data without Rows and Columns.",
         ));
     };
@@ -218,7 +219,7 @@ fn check_pixel_data(
     };
     if got < expected {
         return Err(refuse(
-            "invalid_pixel_data",
+            ErrorCode::InvalidPixelData,
             format!(
                 "The pixel data is truncated: {got} bytes where {r}x{c}x{spp} samples x {frames} frame(s) at {bits} bits need {expected}."
             ),
@@ -240,13 +241,13 @@ pub fn render_png(bytes: &[u8], frame: u32, window: Option<Window>) -> Result<Ve
     let frames = int(&file, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u32;
     if frame >= frames {
         return Err(refuse(
-            "no_such_frame",
+            ErrorCode::NoSuchFrame,
             format!("The instance has {frames} frame(s); frames are numbered from 1."),
         ));
     }
     let decoded = file.decode_pixel_data_frame(frame).map_err(|e| {
         refuse(
-            "cannot_render",
+            ErrorCode::CannotRender,
             format!("The pixel data cannot be decoded for display: {e}"),
         )
     })?;
@@ -254,9 +255,12 @@ pub fn render_png(bytes: &[u8], frame: u32, window: Option<Window>) -> Result<Ve
     let spp = decoded.samples_per_pixel();
     let pi = decoded.photometric_interpretation().as_str().to_string();
     let (pixels, color) = if spp == 1 {
-        let values: Vec<f64> = decoded
-            .to_vec_frame(0)
-            .map_err(|e| refuse("cannot_render", format!("Cannot read the pixels: {e}")))?;
+        let values: Vec<f64> = decoded.to_vec_frame(0).map_err(|e| {
+            refuse(
+                ErrorCode::CannotRender,
+                format!("Cannot read the pixels: {e}"),
+            )
+        })?;
         let wl = window
             .or_else(|| {
                 decoded
@@ -284,16 +288,19 @@ pub fn render_png(bytes: &[u8], frame: u32, window: Option<Window>) -> Result<Ve
         }
         (px, png::ColorType::Grayscale)
     } else {
-        let px: Vec<u8> = decoded
-            .to_vec_frame(0)
-            .map_err(|e| refuse("cannot_render", format!("Cannot read the pixels: {e}")))?;
+        let px: Vec<u8> = decoded.to_vec_frame(0).map_err(|e| {
+            refuse(
+                ErrorCode::CannotRender,
+                format!("Cannot read the pixels: {e}"),
+            )
+        })?;
         (px, png::ColorType::Rgb)
     };
     let channels = if color == png::ColorType::Rgb { 3 } else { 1 };
     let needed = (w as usize) * (h as usize) * channels;
     if pixels.len() < needed {
         return Err(refuse(
-            "cannot_render",
+            ErrorCode::CannotRender,
             "The decoded frame is smaller than Rows x Columns.",
         ));
     }
@@ -304,10 +311,10 @@ pub fn render_png(bytes: &[u8], frame: u32, window: Option<Window>) -> Result<Ve
         enc.set_depth(png::BitDepth::Eight);
         let mut writer = enc
             .write_header()
-            .map_err(|e| refuse("cannot_render", e.to_string()))?;
+            .map_err(|e| refuse(ErrorCode::CannotRender, e.to_string()))?;
         writer
             .write_image_data(&pixels[..needed])
-            .map_err(|e| refuse("cannot_render", e.to_string()))?;
+            .map_err(|e| refuse(ErrorCode::CannotRender, e.to_string()))?;
     }
     Ok(out)
 }

@@ -30,6 +30,7 @@ use crate::auth::{Caller, cookie, resolve};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::Json;
 use crate::state::AppState;
+use ihos_domain::ErrorCode;
 
 pub const GRANT_COOKIE: &str = "ihos_imaging";
 pub const GRANT_HEADER: &str = "x-imaging-grant";
@@ -146,7 +147,7 @@ async fn read_parts(headers: &HeaderMap, body: Body) -> ApiResult<Vec<bytes::Byt
     let unsupported = || {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "STOW-RS takes Content-Type: multipart/related; type=\"application/dicom\"; boundary=...",
         )
     };
@@ -163,7 +164,7 @@ async fn read_parts(headers: &HeaderMap, body: Body) -> ApiResult<Vec<bytes::Byt
     {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "Only application/dicom parts are accepted (no JSON/XML metadata with bulk data).",
         ));
     }
@@ -171,7 +172,10 @@ async fn read_parts(headers: &HeaderMap, body: Body) -> ApiResult<Vec<bytes::Byt
         .get_param(mime::BOUNDARY)
         .map(|b| b.as_str().to_string())
         .ok_or_else(|| {
-            ApiError::bad_request("no_boundary", "The multipart Content-Type has no boundary.")
+            ApiError::bad_request(
+                ErrorCode::NoBoundary,
+                "The multipart Content-Type has no boundary.",
+            )
         })?;
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let mut mp = multer::Multipart::new(stream, boundary);
@@ -187,7 +191,7 @@ async fn read_parts(headers: &HeaderMap, body: Body) -> ApiResult<Vec<bytes::Byt
         {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 format!("A part has Content-Type {ct}; only application/dicom is accepted."),
             ));
         }
@@ -201,12 +205,12 @@ fn multipart_error(e: multer::Error) -> ApiError {
     if text.contains("length limit") || text.contains("size limit") {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "The upload is larger than this server accepts; send fewer instances per request.",
         );
     }
     ApiError::bad_request(
-        "malformed_multipart",
+        ErrorCode::MalformedMultipart,
         format!("The multipart/related body cannot be read: {text}"),
     )
 }
@@ -242,7 +246,7 @@ fn stow_response(outcomes: Vec<PartOutcome>, study_in_path: Option<&str>) -> Api
                 first_code.get_or_insert(*code);
                 messages.push(format!("part {}: {message}", n + 1));
                 let reason: u16 = match *code {
-                    "uid_conflict" | "study_mismatch" => 0xA900,
+                    ErrorCode::UidConflict | ErrorCode::StudyMismatch => 0xA900,
                     _ => 0xC000,
                 };
                 failed.push(json!({
@@ -257,7 +261,7 @@ fn stow_response(outcomes: Vec<PartOutcome>, study_in_path: Option<&str>) -> Api
     if ok.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            first_code.unwrap_or("invalid_dicom"),
+            first_code.unwrap_or(ErrorCode::InvalidDicom),
             format!("Nothing was stored. {}", messages.join("; ")),
         ));
     }
@@ -470,7 +474,7 @@ fn parse_window(q: &RenderQuery) -> ApiResult<Option<dicom::Window>> {
             Ok(Some(dicom::Window { center, width }))
         }
         _ => Err(ApiError::bad_request(
-            "invalid_window",
+            ErrorCode::InvalidWindow,
             "window is center,width with a positive width, e.g. 40,400.",
         )),
     }
@@ -505,7 +509,7 @@ async fn rendered_frame(
     let w = parse_window(&q)?;
     let frame: u32 = frame.parse().map_err(|_| {
         ApiError::bad_request(
-            "no_such_frame",
+            ErrorCode::NoSuchFrame,
             "The frame number is a whole number from 1.",
         )
     })?;

@@ -3,6 +3,7 @@
 //! SMS-verified patient links. Every read of a study is authorised by the
 //! domain rule and audited.
 
+use ihos_domain::ErrorCode;
 use ihos_domain::identity::mask_phone;
 use ihos_domain::imaging::{
     LinkIssue, StudyRelationship, consent_days, date_range, names_match, sms, study_read_ground,
@@ -68,7 +69,7 @@ pub enum PartOutcome {
     Failed {
         sop_class_uid: Option<String>,
         sop_uid: Option<String>,
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
 }
@@ -167,7 +168,7 @@ pub async fn stow(
     };
     if parts.is_empty() {
         return Err(ApiError::bad_request(
-            "no_instances",
+            ErrorCode::NoInstances,
             "The request holds no application/dicom part.",
         ));
     }
@@ -196,7 +197,7 @@ pub async fn stow(
             out.push(PartOutcome::Failed {
                 sop_class_uid: Some(p.sop_class_uid.clone()),
                 sop_uid: Some(p.sop_uid.clone()),
-                code: "study_mismatch",
+                code: ErrorCode::StudyMismatch,
                 message: format!(
                     "The instance belongs to study {}, not to {s} named in the URL.",
                     p.study_uid
@@ -308,7 +309,7 @@ async fn store_one(
             Ok(PartOutcome::Failed {
                 sop_class_uid: Some(p.sop_class_uid.clone()),
                 sop_uid: Some(p.sop_uid.clone()),
-                code: "uid_conflict",
+                code: ErrorCode::UidConflict,
                 message: format!(
                     "The {what} is already used by another organisation's study or another study's series."
                 ),
@@ -617,7 +618,7 @@ pub async fn render(
 ) -> ApiResult<Vec<u8>> {
     if frame == 0 {
         return Err(ApiError::bad_request(
-            "no_such_frame",
+            ErrorCode::NoSuchFrame,
             "Frames are numbered from 1.",
         ));
     }
@@ -637,7 +638,7 @@ pub async fn render(
     tokio::task::spawn_blocking(move || dicom::render_png(&bytes, frame - 1, window))
         .await?
         .map_err(|r| {
-            let status = if r.code == "no_such_frame" {
+            let status = if r.code == ErrorCode::NoSuchFrame {
                 axum::http::StatusCode::NOT_FOUND
             } else {
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY
@@ -791,7 +792,7 @@ pub async fn write_report(
     let impression = input.impression.trim();
     if findings.is_empty() || findings.chars().count() > 10_000 {
         return Err(DomainError::new(
-            "invalid_findings",
+            ErrorCode::InvalidFindings,
             "Findings are required (at most 10,000 characters).",
         )
         .on("findings")
@@ -799,7 +800,7 @@ pub async fn write_report(
     }
     if impression.is_empty() || impression.chars().count() > 2_000 {
         return Err(DomainError::new(
-            "invalid_impression",
+            ErrorCode::InvalidImpression,
             "The impression is required (at most 2,000 characters).",
         )
         .on("impression")
@@ -828,7 +829,7 @@ pub async fn write_report(
     {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            "report_signed",
+            ErrorCode::ReportSigned,
             "The report is signed and can no longer change.",
         ));
     }
@@ -918,14 +919,14 @@ pub async fn resend_link(state: &AppState, caller: &Caller, study_uid: &str) -> 
     let Some(patient_id) = &study.patient_id else {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            "study_not_linked",
+            ErrorCode::StudyNotLinked,
             "Link the study to a patient first (review queue).",
         ));
     };
     if !send_patient_link(state, &mut tx, &study.id, patient_id).await? {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            "no_phone",
+            ErrorCode::NoPhone,
             "The patient has no phone number to send the link to.",
         ));
     }
@@ -948,7 +949,7 @@ async fn live_link(conn: &mut AnyConnection, token: &str) -> ApiResult<store::Li
         .ok_or_else(|| {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
-                "link_invalid",
+                ErrorCode::LinkInvalid,
                 "This link is not valid or has expired; ask the hospital to send a new one.",
             )
         })
@@ -967,14 +968,14 @@ pub async fn send_code(state: &AppState, token: &str) -> ApiResult<CodeSent> {
     if let Err(wait) = sms::may_send(&recent, now) {
         return Err(ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "too_many_codes",
+            ErrorCode::TooManyCodes,
             format!("A code was sent recently; please wait {wait} seconds before asking again."),
         ));
     }
     let Some((account_id, phone)) = patient_contact(state, &mut tx, &link.patient_id).await? else {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            "no_phone",
+            ErrorCode::NoPhone,
             "The patient has no phone number to send a code to.",
         ));
     };
@@ -1024,7 +1025,11 @@ pub struct Verified {
 pub async fn verify_code(state: &AppState, token: &str, input: CodeInput) -> ApiResult<Verified> {
     let code = sms::parse_code(&input.code).ok_or_else(|| {
         ApiError::from(
-            DomainError::new("invalid_code", "The code is the 6 digits in the SMS.").on("code"),
+            DomainError::new(
+                ErrorCode::InvalidCode,
+                "The code is the 6 digits in the SMS.",
+            )
+            .on("code"),
         )
     })?;
     let mut tx = state.store.begin().await?;
@@ -1041,7 +1046,7 @@ pub async fn verify_code(state: &AppState, token: &str, input: CodeInput) -> Api
     if !ok {
         tx.commit().await.map_err(ApiError::internal)?;
         return Err(ApiError::bad_request(
-            "wrong_code",
+            ErrorCode::WrongCode,
             "The code is wrong, already used or expired; ask for a new code.",
         ));
     }
@@ -1170,7 +1175,7 @@ pub async fn grant_consent(
                 Some(_) => return Err(ApiError::not_found()),
                 None => own.as_ref().map(|p| p.id.clone()).ok_or_else(|| {
                     ApiError::bad_request(
-                        "patient_required",
+                        ErrorCode::PatientRequired,
                         "Name the patient (patient_id) whose images you share.",
                     )
                 })?,
@@ -1183,7 +1188,7 @@ pub async fn grant_consent(
         .is_none()
     {
         return Err(DomainError::new(
-            "unknown_practitioner",
+            ErrorCode::UnknownPractitioner,
             "Images are shared only with a registered practitioner; check the doctor's id.",
         )
         .on("grantee_id")
@@ -1314,7 +1319,7 @@ pub async fn link_to_patient(
         .ok_or_else(|| {
             ApiError::from(
                 DomainError::new(
-                    "unknown_patient",
+                    ErrorCode::UnknownPatient,
                     "No registered patient has this resident ID number.",
                 )
                 .on("resident_id"),

@@ -7,10 +7,10 @@
 //! authorised by role and relationship and audited.
 
 use axum::http::StatusCode;
-use chrono::NaiveDate;
+use ihos_domain::ErrorCode;
 use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::nursing::{self as rules, Action, Location, ServiceSpec, Status};
-use ihos_domain::{DomainError, Role, Title};
+use ihos_domain::{DomainError, Role, Title, parse_date};
 use ihos_store::consultation::outbox;
 use ihos_store::nursing::{
     self as store, NewOrder, NewService, OrderChange, OrderFilter, OrderRow,
@@ -283,23 +283,15 @@ pub fn side_of(row: &OrderRow, caller: &Caller) -> Option<Side> {
     }
 }
 
-fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, message)
-}
-
 fn transition(from: &str, action: Action) -> ApiResult<(Status, Status)> {
     let from = Status::parse(from)?;
-    let to = rules::next(from, action).map_err(|e| {
-        let mut err = ApiError::from(e);
-        err.status = StatusCode::CONFLICT;
-        err
-    })?;
+    let to = rules::next(from, action).map_err(ApiError::domain_conflict)?;
     Ok((from, to))
 }
 
 fn raced() -> ApiError {
-    conflict(
-        "order_changed",
+    ApiError::conflict(
+        ErrorCode::OrderChanged,
         "Someone changed this order at the same moment; reload and try again.",
     )
 }
@@ -310,10 +302,6 @@ fn mask_name(name: &str) -> String {
         Some(first) => format!("{first}{}", "*".repeat(c.count().max(1))),
         None => String::new(),
     }
-}
-
-fn parse_date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
 }
 
 async fn audit_entry(
@@ -564,9 +552,11 @@ fn optional_text(
     max: usize,
 ) -> Result<Option<String>, DomainError> {
     match s.map(str::trim) {
-        Some(t) if t.chars().count() > max => {
-            Err(DomainError::new("text_too_long", format!("At most {max} characters.")).on(field))
-        }
+        Some(t) if t.chars().count() > max => Err(DomainError::new(
+            ErrorCode::TextTooLong,
+            format!("At most {max} characters."),
+        )
+        .on(field)),
         Some(t) if !t.is_empty() => Ok(Some(t.to_string())),
         _ => Ok(None),
     }
@@ -612,7 +602,7 @@ pub async fn add_service(
         .ok_or_else(ApiError::not_found)?;
     if org.kind != "hospital" && org.kind != "community_health_centre" {
         return Err(ApiError::from(DomainError::new(
-            "not_a_care_provider",
+            ErrorCode::NotACareProvider,
             "Only hospitals and community health centres offer home nursing.",
         )));
     }
@@ -632,8 +622,8 @@ pub async fn add_service(
     )
     .await
     .map_err(|e| match e {
-        StoreError::Duplicate { .. } => conflict(
-            "service_code_taken",
+        StoreError::Duplicate { .. } => ApiError::conflict(
+            ErrorCode::ServiceCodeTaken,
             "This hospital already has a service with that code.",
         ),
         other => other.into(),
@@ -662,8 +652,11 @@ async fn nurse_at(
 ) -> ApiResult<identity::PractitionerRow> {
     let no_such = || {
         ApiError::from(
-            DomainError::new("no_such_nurse", "There is no such nurse at this hospital.")
-                .on("nurse_id"),
+            DomainError::new(
+                ErrorCode::NoSuchNurse,
+                "There is no such nurse at this hospital.",
+            )
+            .on("nurse_id"),
         )
     };
     let p = identity::practitioner(conn, nurse_id)
@@ -702,8 +695,11 @@ pub async fn set_qualifications(
     let p = nurse_at(&mut tx, nurse_id, org_id).await?;
     if p.role != Role::Nurse.as_str() {
         return Err(ApiError::from(
-            DomainError::new("not_a_nurse", "Qualifications are recorded for nurses.")
-                .on("nurse_id"),
+            DomainError::new(
+                ErrorCode::NotANurse,
+                "Qualifications are recorded for nurses.",
+            )
+            .on("nurse_id"),
         ));
     }
     store::set_qualifications(
@@ -738,7 +734,7 @@ async fn nurse_view(
 ) -> ApiResult<NurseView> {
     let quals = store::qualifications(conn, &p.account_id, org_id).await?;
     let today = today_in_shanghai();
-    let since = parse_date(&p.practising_since);
+    let since = parse_date(&p.practising_since, "practising_since").map_err(ApiError::stored)?;
     let eligible = for_order.map(|(o, min_years)| {
         rules::check_nurse(
             Role::parse(&p.role).unwrap_or(Role::Doctor),
@@ -805,7 +801,7 @@ pub async fn assess(
     let note = optional_text(Some(&input.note), "note", 1000)?.ok_or_else(|| {
         ApiError::from(
             DomainError::new(
-                "invalid_note",
+                ErrorCode::InvalidNote,
                 "Write what you assessed (1-1000 characters).",
             )
             .on("note"),
@@ -879,8 +875,11 @@ pub async fn order(
         .filter(|s| s.active == 1)
         .ok_or_else(|| {
             ApiError::from(
-                DomainError::new("no_such_service", "There is no such nursing service.")
-                    .on("service_id"),
+                DomainError::new(
+                    ErrorCode::NoSuchService,
+                    "There is no such nursing service.",
+                )
+                .on("service_id"),
             )
         })?;
     let found = store::find_assessment(
@@ -1005,8 +1004,8 @@ pub async fn mark_paid_in(conn: &mut AnyConnection, order_id: &str, now: i64) ->
         if row.paid_at.is_some() {
             return Ok(Paid::Already);
         }
-        return Err(conflict(
-            "order_cancelled",
+        return Err(ApiError::conflict(
+            ErrorCode::OrderCancelled,
             "This nursing order was cancelled before it was paid; refund the payment.",
         ));
     }
@@ -1042,7 +1041,7 @@ pub async fn assign(
     let min_years = row.min_years.max(state.settings.nursing.min_nurse_years);
     rules::check_nurse(
         Role::parse(&nurse.role)?,
-        parse_date(&nurse.practising_since),
+        parse_date(&nurse.practising_since, "practising_since").map_err(ApiError::stored)?,
         today_in_shanghai(),
         &quals,
         min_years,
@@ -1277,8 +1276,11 @@ pub async fn safety_alert(
     let kind = rules::parse_safety_kind(&input.kind)?;
     let note = optional_text(Some(&input.note), "note", 1000)?.ok_or_else(|| {
         ApiError::from(
-            DomainError::new("invalid_note", "Say what is happening (1-1000 characters).")
-                .on("note"),
+            DomainError::new(
+                ErrorCode::InvalidNote,
+                "Say what is happening (1-1000 characters).",
+            )
+            .on("note"),
         )
     })?;
     let loc = match (input.lat, input.lng) {
@@ -1294,8 +1296,8 @@ pub async fn safety_alert(
         return Err(ApiError::not_found());
     }
     if !matches!(row.status.as_str(), "accepted" | "in_visit") {
-        return Err(conflict(
-            "not_in_visit",
+        return Err(ApiError::conflict(
+            ErrorCode::NotInVisit,
             "Safety alerts are raised for a visit you accepted or are at.",
         ));
     }
@@ -1345,7 +1347,7 @@ pub async fn review(
     }
     rules::check_review(Status::parse(&row.status)?, input.rating).map_err(|e| {
         let mut err = ApiError::from(e);
-        if err.code == "not_reviewable" {
+        if err.code == ErrorCode::NotReviewable {
             err.status = StatusCode::CONFLICT;
         }
         err
@@ -1363,8 +1365,8 @@ pub async fn review(
     )
     .await
     .map_err(|e| match e {
-        StoreError::Duplicate { .. } => conflict(
-            "nursing_already_reviewed",
+        StoreError::Duplicate { .. } => ApiError::conflict(
+            ErrorCode::NursingAlreadyReviewed,
             "This visit has already been reviewed.",
         ),
         other => other.into(),

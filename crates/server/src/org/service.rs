@@ -1,11 +1,12 @@
 //! Organisations, departments, consortia, staff accounts and practitioners.
 //! Multi-tenant: an org admin sees and changes only their own organisation.
 
-use chrono::NaiveDate;
+use ihos_domain::ErrorCode;
 use ihos_domain::identity::{mask_phone, may_practise_online, years_of_practice};
 use ihos_domain::org::{parse_hospital_level, parse_label};
 use ihos_domain::{
     DomainError, LicenceNumber, OrgKind, Password, PhoneNumber, RealName, Role, Specialty, Title,
+    parse_date,
 };
 use ihos_store::identity::{self, NewAffiliation, NewPractitioner, PractitionerRow};
 use ihos_store::org::{self, NewOrg, OrgRow};
@@ -309,7 +310,7 @@ pub async fn add_department(
     let o = administered_org(&mut tx, caller, org_id).await?;
     if !OrgKind::parse(&o.kind)?.has_departments() {
         return Err(DomainError::new(
-            "no_departments",
+            ErrorCode::NoDepartments,
             "Only hospitals and community health centres have clinical departments.",
         )
         .into());
@@ -343,16 +344,20 @@ pub async fn create_consortium(
         .await?
         .ok_or_else(|| {
             ApiError::from(
-                DomainError::new("unknown_org", "The lead organisation does not exist.")
-                    .on("lead_org_id"),
+                DomainError::new(
+                    ErrorCode::UnknownOrg,
+                    "The lead organisation does not exist.",
+                )
+                .on("lead_org_id"),
             )
         })?;
     if lead.kind != OrgKind::Hospital.as_str() {
-        return Err(
-            DomainError::new("lead_not_hospital", "A consortium is led by a hospital.")
-                .on("lead_org_id")
-                .into(),
-        );
+        return Err(DomainError::new(
+            ErrorCode::LeadNotHospital,
+            "A consortium is led by a hospital.",
+        )
+        .on("lead_org_id")
+        .into());
     }
     let id = org::insert_consortium(&mut tx, &name, &lead.id).await?;
     record_change(
@@ -404,7 +409,9 @@ pub async fn add_member(
         .await?
         .ok_or_else(ApiError::not_found)?;
     org::org(&mut tx, &input.org_id).await?.ok_or_else(|| {
-        ApiError::from(DomainError::new("unknown_org", "No such organisation.").on("org_id"))
+        ApiError::from(
+            DomainError::new(ErrorCode::UnknownOrg, "No such organisation.").on("org_id"),
+        )
     })?;
     org::add_member(&mut tx, consortium_id, &input.org_id).await?;
     record_change(
@@ -438,7 +445,7 @@ pub async fn create_staff_account(
             org::org(&mut tx, &scope).await?.ok_or_else(|| {
                 ApiError::from(
                     DomainError::new(
-                        "unknown_org",
+                        ErrorCode::UnknownOrg,
                         "An org admin needs the id of their organisation as scope_id.",
                     )
                     .on("scope_id"),
@@ -449,7 +456,7 @@ pub async fn create_staff_account(
             org::consortium(&mut tx, &scope).await?.ok_or_else(|| {
                 ApiError::from(
                     DomainError::new(
-                        "unknown_consortium",
+                        ErrorCode::UnknownConsortium,
                         "A consortium admin needs the consortium's id as scope_id.",
                     )
                     .on("scope_id"),
@@ -459,7 +466,7 @@ pub async fn create_staff_account(
         Role::Regulator | Role::PlatformAdmin if scope.is_empty() => {}
         Role::Regulator | Role::PlatformAdmin => {
             return Err(DomainError::new(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "This role is platform-wide; leave scope_id empty.",
             )
             .on("scope_id")
@@ -467,7 +474,7 @@ pub async fn create_staff_account(
         }
         _ => {
             return Err(DomainError::new(
-                "invalid_role",
+                ErrorCode::InvalidRole,
                 "Patients sign up themselves and practitioners are added by their organisation.",
             )
             .on("role")
@@ -501,7 +508,7 @@ async fn department_of_org(
     match org::department(c, dep).await? {
         Some(d) if d.org_id == org_id => Ok(Some(d.id)),
         _ => Err(DomainError::new(
-            "unknown_department",
+            ErrorCode::UnknownDepartment,
             "That department does not belong to this organisation.",
         )
         .on("department_id")
@@ -520,12 +527,12 @@ pub async fn create_practitioner(
     let password = Password::parse(&input.password, Some(&phone))?;
     let title = Title::parse(input.title.trim())?;
     let licence = LicenceNumber::parse(&input.licence_no)?;
-    let since = NaiveDate::parse_from_str(input.practising_since.trim(), "%Y-%m-%d")
+    let since = parse_date(&input.practising_since, "practising_since")
         .ok()
         .filter(|d| *d <= today_in_shanghai())
         .ok_or_else(|| {
             DomainError::new(
-                "invalid_date",
+                ErrorCode::InvalidDate,
                 "Date of first independent practice is YYYY-MM-DD and not in the future.",
             )
             .on("practising_since")
@@ -537,7 +544,7 @@ pub async fn create_practitioner(
         || (kind == OrgKind::Pharmacy && title.role() != Role::Pharmacist)
     {
         return Err(DomainError::new(
-            "role_not_allowed_here",
+            ErrorCode::RoleNotAllowedHere,
             "This kind of organisation cannot employ that practitioner.",
         )
         .on("title")
@@ -588,7 +595,7 @@ pub async fn add_affiliation(
         .ok_or_else(|| {
             ApiError::from(
                 DomainError::new(
-                    "unknown_licence",
+                    ErrorCode::UnknownLicence,
                     "No practitioner holds that licence number.",
                 )
                 .on("licence_no"),
@@ -608,7 +615,7 @@ pub async fn add_affiliation(
     .map_err(|e| match e {
         ihos_store::StoreError::Duplicate { .. } => ApiError::from(
             DomainError::new(
-                "already_affiliated",
+                ErrorCode::AlreadyAffiliated,
                 "This practitioner already works here.",
             )
             .on("licence_no"),
@@ -635,14 +642,17 @@ async fn practitioner_view(c: &mut AnyConnection, id: &str) -> ApiResult<Practit
         .await?
         .ok_or_else(ApiError::not_found)?;
     let affiliations = identity::affiliations_of(c, id).await?;
-    Ok(to_view(p, affiliations))
+    to_view(p, affiliations)
 }
 
-fn to_view(p: PractitionerRow, affiliations: Vec<identity::AffiliationRow>) -> PractitionerView {
-    let since = NaiveDate::parse_from_str(&p.practising_since, "%Y-%m-%d").unwrap_or_default();
+fn to_view(
+    p: PractitionerRow,
+    affiliations: Vec<identity::AffiliationRow>,
+) -> ApiResult<PractitionerView> {
+    let since = parse_date(&p.practising_since, "practising_since").map_err(ApiError::stored)?;
     let today = today_in_shanghai();
     let title = Title::parse(&p.title).ok();
-    PractitionerView {
+    Ok(PractitionerView {
         id: p.account_id,
         name: p.name,
         role: p.role,
@@ -662,7 +672,7 @@ fn to_view(p: PractitionerRow, affiliations: Vec<identity::AffiliationRow>) -> P
                 is_primary: a.is_primary != 0,
             })
             .collect(),
-    }
+    })
 }
 
 pub async fn practitioner(state: &AppState, id: &str) -> ApiResult<PractitionerView> {
@@ -723,7 +733,7 @@ pub async fn org_staff(
             .unwrap_or_default();
         let affiliations = identity::affiliations_of(&mut c, &id).await?;
         out.push(StaffMemberView {
-            practitioner: to_view(p, affiliations),
+            practitioner: to_view(p, affiliations)?,
             phone_masked: mask_phone(&phone),
         });
     }

@@ -3,8 +3,9 @@
 //! `payment.paid` outbox topic).
 
 use axum::http::StatusCode;
+use ihos_domain::ErrorCode;
+use ihos_domain::Role;
 use ihos_domain::payment::{self as rules, ItemKind, OrderStatus, Split, split_item, yuan};
-use ihos_domain::{DomainError, Role};
 use ihos_store::payment::{self as pstore, NewOrderItem, OrderItemRow, OrderRow};
 use ihos_store::{AnyConnection, StoreError, identity, now_ms};
 use serde::Serialize;
@@ -131,16 +132,6 @@ pub async fn load_view(conn: &mut AnyConnection, order_id: &str) -> ApiResult<Or
     Ok(order_view(o, items))
 }
 
-fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, message)
-}
-
-fn domain409(e: DomainError) -> ApiError {
-    let mut err = ApiError::from(e);
-    err.status = StatusCode::CONFLICT;
-    err
-}
-
 // ------------------------------------------------------------ the public API
 
 /// Open the visit's order if it has none, and put `items` on it, inside the
@@ -194,8 +185,9 @@ pub async fn open_or_extend_in(
         )
         .await?;
         if !put {
-            rules::check_extendable(OrderStatus::parse(&order.status)?).map_err(domain409)?;
-            return Err(domain409(
+            rules::check_extendable(OrderStatus::parse(&order.status)?)
+                .map_err(ApiError::domain_conflict)?;
+            return Err(ApiError::domain_conflict(
                 rules::check_extendable(OrderStatus::Paying).unwrap_err(),
             ));
         }
@@ -227,7 +219,7 @@ pub async fn remove_item_in(
     ref_id: &str,
 ) -> ApiResult<()> {
     if !pstore::remove_item(conn, order_id, kind.as_str(), ref_id).await? {
-        return Err(domain409(
+        return Err(ApiError::domain_conflict(
             rules::check_extendable(OrderStatus::Paid).unwrap_err(),
         ));
     }
@@ -328,13 +320,14 @@ pub async fn pay(state: &AppState, caller: &Caller, id: &str) -> ApiResult<PaySt
             .await?
             .ok_or_else(ApiError::not_found)?;
     }
-    rules::check_payable(OrderStatus::parse(&o.status)?, o.amount_fen).map_err(domain409)?;
+    rules::check_payable(OrderStatus::parse(&o.status)?, o.amount_fen)
+        .map_err(ApiError::domain_conflict)?;
     crate::pharmacy::service::check_visit_payable(&mut tx, &o).await?;
     if o.self_fen == 0 {
         // Fully covered by insurance: settled without a provider payment.
         if !pstore::change_status(&mut tx, &o.id, "open", "paid", now).await? {
-            return Err(conflict(
-                "pay_in_progress",
+            return Err(ApiError::conflict(
+                ErrorCode::PayInProgress,
                 "Someone changed this order at the same moment; reload it.",
             ));
         }
@@ -349,8 +342,8 @@ pub async fn pay(state: &AppState, caller: &Caller, id: &str) -> ApiResult<PaySt
         });
     }
     if !pstore::change_status(&mut tx, &o.id, "open", "paying", now).await? {
-        return Err(conflict(
-            "pay_in_progress",
+        return Err(ApiError::conflict(
+            ErrorCode::PayInProgress,
             "A payment for this order is already in progress; wait for its result.",
         ));
     }
@@ -394,7 +387,7 @@ pub async fn pay(state: &AppState, caller: &Caller, id: &str) -> ApiResult<PaySt
             tracing::warn!(error = %e, txn = %txn, "provider refused to create a payment");
             Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
-                "pay_provider_unavailable",
+                ErrorCode::PayProviderUnavailable,
                 "The payment service is not available right now; please try again.",
             ))
         }
@@ -449,13 +442,13 @@ pub async fn callback(
         tracing::warn!("payment callback with a bad signature");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "pay_bad_signature",
+            ErrorCode::PayBadSignature,
             "The notification signature is missing or wrong.",
         ));
     }
     let n: Notification = serde_json::from_slice(body).map_err(|_| {
         ApiError::bad_request(
-            "pay_bad_notification",
+            ErrorCode::PayBadNotification,
             "The notification is not valid JSON.",
         )
     })?;
@@ -463,7 +456,7 @@ pub async fn callback(
         "succeeded" | "failed" => n.outcome.as_str(),
         _ => {
             return Err(ApiError::bad_request(
-                "pay_bad_notification",
+                ErrorCode::PayBadNotification,
                 "The outcome is succeeded or failed.",
             ));
         }
@@ -476,7 +469,7 @@ pub async fn callback(
     if txn.amount_fen != n.amount_fen || txn.provider_ref.as_deref() != Some(&n.provider_ref) {
         tracing::warn!(txn = %txn.id, "payment callback does not match the transaction");
         return Err(ApiError::bad_request(
-            "pay_amount_mismatch",
+            ErrorCode::PayAmountMismatch,
             "The notification does not match the payment (amount or reference).",
         ));
     }
@@ -585,8 +578,8 @@ pub async fn sandbox_confirm(
         .ok_or_else(ApiError::not_found)?;
     order_for(&mut conn, caller, &txn.order_id).await?;
     if txn.status != "pending" {
-        return Err(conflict(
-            "pay_in_progress",
+        return Err(ApiError::conflict(
+            ErrorCode::PayInProgress,
             "This payment is already settled.",
         ));
     }
@@ -619,16 +612,16 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Or
     let mut tx = state.store.begin().await?;
     let o = order_for(&mut tx, caller, id).await?;
     if o.visit_kind == "nursing" {
-        return Err(conflict(
-            "pay_cancel_the_visit",
+        return Err(ApiError::conflict(
+            ErrorCode::PayCancelTheVisit,
             "Cancel the home-nursing order itself; its payment is cancelled or refunded with it.",
         ));
     }
     if o.status == OrderStatus::Paid.as_str()
         && crate::pharmacy::service::handed_over(&mut tx, &o.id).await?
     {
-        return Err(conflict(
-            "pay_not_refundable",
+        return Err(ApiError::conflict(
+            ErrorCode::PayNotRefundable,
             "Drugs of this visit were already dispensed or shipped; the order cannot be cancelled online.",
         ));
     }
@@ -660,8 +653,8 @@ async fn withdraw_in(
     now: i64,
 ) -> ApiResult<Option<PendingRefund>> {
     let raced = || {
-        conflict(
-            "pay_in_progress",
+        ApiError::conflict(
+            ErrorCode::PayInProgress,
             "Someone changed this order at the same moment; reload it.",
         )
     };
@@ -672,7 +665,7 @@ async fn withdraw_in(
             }
             Ok(None)
         }
-        OrderStatus::Paying => Err(domain409(
+        OrderStatus::Paying => Err(ApiError::domain_conflict(
             rules::check_payable(OrderStatus::Paying, 1).unwrap_err(),
         )),
         OrderStatus::Paid => {
@@ -691,9 +684,10 @@ async fn withdraw_in(
                 pstore::insert_refund(conn, &o.id, &t.id, amount, reason, "order", true, now)
                     .await
                     .map_err(|e| match e {
-                        StoreError::Duplicate { .. } => {
-                            conflict("pay_already_refunded", "This order was refunded already.")
-                        }
+                        StoreError::Duplicate { .. } => ApiError::conflict(
+                            ErrorCode::PayAlreadyRefunded,
+                            "This order was refunded already.",
+                        ),
                         e => e.into(),
                     })?;
             Ok(Some(PendingRefund {
@@ -703,8 +697,8 @@ async fn withdraw_in(
                 amount_fen: amount,
             }))
         }
-        OrderStatus::Cancelled | OrderStatus::Refunded => Err(conflict(
-            "pay_order_closed",
+        OrderStatus::Cancelled | OrderStatus::Refunded => Err(ApiError::conflict(
+            ErrorCode::PayOrderClosed,
             "This order is already cancelled or refunded.",
         )),
     }
@@ -734,8 +728,8 @@ pub async fn withdraw_visit_in(
         && crate::pharmacy::service::handed_over(conn, &o.id).await?
     {
         // Drugs already left the pharmacy: the visit cannot be undone online.
-        return Err(conflict(
-            "pay_not_refundable",
+        return Err(ApiError::conflict(
+            ErrorCode::PayNotRefundable,
             "Drugs of this visit were already dispensed or shipped; it cannot be cancelled online.",
         ));
     }

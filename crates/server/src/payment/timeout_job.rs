@@ -56,7 +56,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok((closed, given_up)) => {
                     tracing::info!(closed, given_up, "payment timeouts")
                 }
-                Err(e) => tracing::warn!(code = e.code, "payment timeout pass failed"),
+                Err(e) => tracing::warn!(code = %e.code, "payment timeout pass failed"),
             }
         }
     })

@@ -5,15 +5,14 @@
 //! dispenses exactly once, or the hospital ships it. Every read of a
 //! prescription is authorised and audited.
 
-use axum::http::StatusCode;
-use chrono::NaiveDate;
+use ihos_domain::ErrorCode;
 use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::identity::age_on;
 use ihos_domain::payment::{ItemKind, OrderStatus, split_item, yuan};
 use ihos_domain::pharmacy::{
     self as rules, FulfilmentStatus, ItemInput, Method, PatientFacts, RxAction, RxKind, RxStatus,
 };
-use ihos_domain::{DomainError, OrgKind, Role};
+use ihos_domain::{DomainError, OrgKind, Role, parse_date};
 use ihos_store::consultation::{self as cstore, ConsultationRow};
 use ihos_store::payment::{self as pstore, OrderRow};
 use ihos_store::pharmacy::{self as rxstore, FulfilmentRow, ItemRow, NewItem, PrescriptionRow};
@@ -168,10 +167,6 @@ fn item_view(i: ItemRow) -> ItemView {
     }
 }
 
-fn parse_date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
-}
-
 /// Build the full view; `show_code` only for the patient side.
 async fn view(
     conn: &mut AnyConnection,
@@ -191,7 +186,10 @@ async fn view(
         (a.0 + i.amount_fen, a.1 + i.insured_fen, a.2 + i.self_fen)
     });
     Ok(PrescriptionView {
-        patient_age: age_on(parse_date(&r.patient_birth_date), today_in_shanghai()),
+        patient_age: age_on(
+            parse_date(&r.patient_birth_date, "birth_date").map_err(ApiError::stored)?,
+            today_in_shanghai(),
+        ),
         id: r.id,
         consultation_id: r.consultation_id,
         patient_id: r.patient_id,
@@ -257,16 +255,6 @@ async fn fulfilment_view(
 }
 
 // ------------------------------------------------------------------ helpers
-
-fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, message)
-}
-
-fn domain409(e: DomainError) -> ApiError {
-    let mut err = ApiError::from(e);
-    err.status = StatusCode::CONFLICT;
-    err
-}
 
 #[allow(clippy::too_many_arguments)]
 async fn audit_read(
@@ -366,7 +354,7 @@ fn parse_text(raw: &str, field: &'static str, min: usize, max: usize) -> ApiResu
     if n < min || n > max || s.chars().any(|c| c.is_control() && c != '\n') {
         return Err(ApiError::from(
             DomainError::new(
-                "rx_invalid_field",
+                ErrorCode::RxInvalidField,
                 format!("{field} must be {min}-{max} characters."),
             )
             .on(field),
@@ -401,8 +389,11 @@ async fn check_input(
         Some(w) if w.is_finite() && (0.5..=300.0).contains(&w) => Some((w * 1000.0).round() as i64),
         Some(_) => {
             return Err(ApiError::from(
-                DomainError::new("rx_invalid_weight", "Give the weight in kg (0.5-300).")
-                    .on("weight_kg"),
+                DomainError::new(
+                    ErrorCode::RxInvalidWeight,
+                    "Give the weight in kg (0.5-300).",
+                )
+                .on("weight_kg"),
             ));
         }
         None => None,
@@ -413,7 +404,10 @@ async fn check_input(
         .map(|a| a.substance)
         .collect();
     let facts = PatientFacts {
-        age_years: age_on(parse_date(&patient.birth_date), today_in_shanghai()),
+        age_years: age_on(
+            parse_date(&patient.birth_date, "birth_date").map_err(ApiError::stored)?,
+            today_in_shanghai(),
+        ),
         weight_g,
         allergies,
     };
@@ -550,8 +544,8 @@ async fn check_visit_open_for_items(
     if let Some(o) = pstore::order_of_visit(conn, "consultation", &c.id).await?
         && !OrderStatus::parse(&o.status)?.accepts_items()
     {
-        return Err(conflict(
-            "rx_visit_settled",
+        return Err(ApiError::conflict(
+            ErrorCode::RxVisitSettled,
             "This visit's order is already paid or being paid (a visit is paid once); prescribe in a new consultation.",
         ));
     }
@@ -578,8 +572,8 @@ pub async fn prescribe(
         ));
     }
     if !matches!(c.status.as_str(), "accepted" | "in_progress") {
-        return Err(conflict(
-            "rx_consultation_not_open",
+        return Err(ApiError::conflict(
+            ErrorCode::RxConsultationNotOpen,
             "Prescriptions are written inside an accepted or running consultation.",
         ));
     }
@@ -615,13 +609,14 @@ pub async fn revise(
     if old.doctor_id != caller.account_id {
         return Err(ApiError::not_found());
     }
-    rules::rx_transition(RxStatus::parse(&old.status)?, RxAction::Revise).map_err(domain409)?;
+    rules::rx_transition(RxStatus::parse(&old.status)?, RxAction::Revise)
+        .map_err(ApiError::domain_conflict)?;
     let c = cstore::consultation(&mut tx, &old.consultation_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     if !matches!(c.status.as_str(), "accepted" | "in_progress" | "completed") {
-        return Err(conflict(
-            "rx_consultation_not_open",
+        return Err(ApiError::conflict(
+            ErrorCode::RxConsultationNotOpen,
             "This consultation has ended without completion; it takes no revisions.",
         ));
     }
@@ -632,8 +627,8 @@ pub async fn revise(
     let checked = check_input(&mut tx, state, &patient, &input).await?;
     let now = now_ms();
     if !rxstore::change_status(&mut tx, &old.id, "rejected", "superseded", None, None, now).await? {
-        return Err(conflict(
-            "rx_changed",
+        return Err(ApiError::conflict(
+            ErrorCode::RxChanged,
             "Someone changed this prescription at the same moment; reload it.",
         ));
     }
@@ -709,7 +704,8 @@ pub async fn approve(
     };
     let mut tx = state.store.begin().await?;
     let r = reviewable(&mut tx, caller, id).await?;
-    rules::rx_transition(RxStatus::parse(&r.status)?, RxAction::Approve).map_err(domain409)?;
+    rules::rx_transition(RxStatus::parse(&r.status)?, RxAction::Approve)
+        .map_err(ApiError::domain_conflict)?;
     let now = now_ms();
     if !rxstore::change_status(
         &mut tx,
@@ -722,8 +718,8 @@ pub async fn approve(
     )
     .await?
     {
-        return Err(conflict(
-            "rx_changed",
+        return Err(ApiError::conflict(
+            ErrorCode::RxChanged,
             "Someone reviewed this prescription at the same moment; reload the queue.",
         ));
     }
@@ -788,7 +784,8 @@ pub async fn reject(
     let reason = rules::parse_reason(reason)?;
     let mut tx = state.store.begin().await?;
     let r = reviewable(&mut tx, caller, id).await?;
-    rules::rx_transition(RxStatus::parse(&r.status)?, RxAction::Reject).map_err(domain409)?;
+    rules::rx_transition(RxStatus::parse(&r.status)?, RxAction::Reject)
+        .map_err(ApiError::domain_conflict)?;
     let now = now_ms();
     if !rxstore::change_status(
         &mut tx,
@@ -801,8 +798,8 @@ pub async fn reject(
     )
     .await?
     {
-        return Err(conflict(
-            "rx_changed",
+        return Err(ApiError::conflict(
+            ErrorCode::RxChanged,
             "Someone reviewed this prescription at the same moment; reload the queue.",
         ));
     }
@@ -1053,8 +1050,8 @@ pub async fn consultation_order(
         Some(o) => o,
         None => {
             if matches!(c.status.as_str(), "declined" | "cancelled" | "expired") {
-                return Err(conflict(
-                    "pay_order_closed",
+                return Err(ApiError::conflict(
+                    ErrorCode::PayOrderClosed,
                     "This consultation did not take place; there is nothing to pay.",
                 ));
             }
@@ -1111,14 +1108,14 @@ pub async fn choose_fulfilment(
     if patient_side(&patient, caller).is_none() {
         return Err(ApiError::not_found());
     }
-    rules::check_releasable(RxStatus::parse(&r.status)?).map_err(domain409)?;
+    rules::check_releasable(RxStatus::parse(&r.status)?).map_err(ApiError::domain_conflict)?;
     let f = rxstore::fulfilment(&mut tx, &r.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let now = now_ms();
     if !rxstore::choose_method(&mut tx, &r.id, method.as_str(), address.as_deref(), now).await? {
-        return Err(conflict(
-            "rx_fulfilment_fixed",
+        return Err(ApiError::conflict(
+            ErrorCode::RxFulfilmentFixed,
             "The order is paid; the way to get the drugs can no longer change.",
         ));
     }
@@ -1184,8 +1181,8 @@ pub async fn check_visit_payable(conn: &mut AnyConnection, order: &OrderRow) -> 
     if order.visit_kind == "consultation"
         && rxstore::pending_in_consultation(conn, &order.visit_id).await?
     {
-        return Err(conflict(
-            "rx_review_pending",
+        return Err(ApiError::conflict(
+            ErrorCode::RxReviewPending,
             "A prescription of this visit is waiting for the pharmacist's review; pay after the review so the visit is paid once.",
         ));
     }
@@ -1325,7 +1322,7 @@ pub async fn dispense(
         .ok_or_else(ApiError::not_found)?;
     let Some(f) = rxstore::fulfilment(&mut conn, &r.id).await? else {
         // No fulfilment exists before approval: nothing to dispense.
-        rules::check_releasable(RxStatus::parse(&r.status)?).map_err(domain409)?;
+        rules::check_releasable(RxStatus::parse(&r.status)?).map_err(ApiError::domain_conflict)?;
         return Err(ApiError::not_found());
     };
     let Some(org_id) = dispensing_org(&mut conn, caller, &f).await? else {
@@ -1335,11 +1332,14 @@ pub async fn dispense(
         Method::parse(&f.method)?,
         FulfilmentStatus::parse(&f.status)?,
     )
-    .map_err(domain409)?;
+    .map_err(ApiError::domain_conflict)?;
     if f.code.as_deref() != Some(code.as_str()) {
         return Err(ApiError::from(
-            DomainError::new("rx_bad_code", "The code does not match this prescription.")
-                .on("code"),
+            DomainError::new(
+                ErrorCode::RxBadCode,
+                "The code does not match this prescription.",
+            )
+            .on("code"),
         ));
     }
     let patient = identity::patient(&mut conn, &r.patient_id).await?;
@@ -1348,8 +1348,8 @@ pub async fn dispense(
     let mut tx = state.store.begin().await?;
     // The one atomic conditional write that decides who dispenses.
     if !rxstore::dispense(&mut tx, &r.id, &org_id, &caller.account_id, now).await? {
-        return Err(conflict(
-            "rx_already_dispensed",
+        return Err(ApiError::conflict(
+            ErrorCode::RxAlreadyDispensed,
             "These drugs were already dispensed (perhaps at another pharmacy just now).",
         ));
     }
@@ -1421,16 +1421,16 @@ pub async fn track(
         return Err(ApiError::not_found());
     }
     let Some(f) = rxstore::fulfilment(&mut tx, &r.id).await? else {
-        rules::check_releasable(RxStatus::parse(&r.status)?).map_err(domain409)?;
+        rules::check_releasable(RxStatus::parse(&r.status)?).map_err(ApiError::domain_conflict)?;
         return Err(ApiError::not_found());
     };
     let method = Method::parse(&f.method)?;
     let from = FulfilmentStatus::parse(&f.status)?;
-    rules::delivery_step(method, from, to).map_err(domain409)?;
+    rules::delivery_step(method, from, to).map_err(ApiError::domain_conflict)?;
     if to == FulfilmentStatus::Shipped && method == Method::Courier && tracking_no.is_none() {
         return Err(ApiError::from(
             DomainError::new(
-                "rx_tracking_required",
+                ErrorCode::RxTrackingRequired,
                 "A courier shipment needs its tracking number.",
             )
             .on("tracking_no"),
@@ -1449,8 +1449,8 @@ pub async fn track(
     )
     .await?
     {
-        return Err(conflict(
-            "rx_changed",
+        return Err(ApiError::conflict(
+            ErrorCode::RxChanged,
             "Someone changed this delivery at the same moment; reload it.",
         ));
     }

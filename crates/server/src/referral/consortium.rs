@@ -4,19 +4,20 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, NaiveTime, TimeZone};
+use chrono::{NaiveTime, TimeZone};
 use chrono_tz::Asia::Shanghai;
+use ihos_domain::ErrorCode;
 use ihos_domain::referral::{
     self as rules, BedAction, BedStatus, ExamType, Status, bed_transition, parse_text,
 };
-use ihos_domain::{DomainError, Role};
+use ihos_domain::{DomainError, Role, parse_date};
 use ihos_store::referral::{self as store, BedRequestRow};
 use ihos_store::{AnyConnection, identity, imaging, now_ms, org, scheduling};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::service::{bad, conflict, record};
+use super::service::record;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -52,7 +53,7 @@ pub async fn grant_privilege(
     practitioner_id: &str,
     input: PrivilegeInput,
 ) -> ApiResult<Vec<String>> {
-    let exam = ExamType::parse(input.exam_type.trim()).map_err(bad)?;
+    let exam = ExamType::parse(input.exam_type.trim()).map_err(ApiError::from)?;
     let mut c = state.store.conn().await?;
     let p = identity::practitioner(&mut c, practitioner_id)
         .await?
@@ -126,18 +127,17 @@ fn slot_view(s: &store::ExamSlotRow) -> ExamSlotView {
 }
 
 pub fn local_ms(date: &str, time: &str) -> Result<i64, DomainError> {
-    let d = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").map_err(|_| {
-        DomainError::new("invalid_date", "Enter the date as YYYY-MM-DD.").on("date")
-    })?;
+    let d = parse_date(date, "date")?;
     let t = NaiveTime::parse_from_str(time.trim(), "%H:%M").map_err(|_| {
-        DomainError::new("ref_invalid_time", "Enter the time as HH:MM.").on("start")
+        DomainError::new(ErrorCode::RefInvalidTime, "Enter the time as HH:MM.").on("start")
     })?;
     Shanghai
         .from_local_datetime(&d.and_time(t))
         .single()
         .map(|x| x.timestamp_millis())
         .ok_or_else(|| {
-            DomainError::new("ref_invalid_time", "That local time does not exist.").on("start")
+            DomainError::new(ErrorCode::RefInvalidTime, "That local time does not exist.")
+                .on("start")
         })
 }
 
@@ -148,22 +148,26 @@ pub async fn add_exam_slot(
     input: ExamSlotInput,
 ) -> ApiResult<ExamSlotView> {
     require_admin(caller, org_id)?;
-    let exam = ExamType::parse(input.exam_type.trim()).map_err(bad)?;
-    let starts = local_ms(&input.date, &input.start).map_err(bad)?;
+    let exam = ExamType::parse(input.exam_type.trim()).map_err(ApiError::from)?;
+    let starts = local_ms(&input.date, &input.start).map_err(ApiError::from)?;
     let now = now_ms();
     if starts <= now {
-        return Err(bad(DomainError::new(
-            "ref_invalid_time",
-            "An exam slot starts in the future.",
-        )
-        .on("date")));
+        return Err(ApiError::from(
+            DomainError::new(
+                ErrorCode::RefInvalidTime,
+                "An exam slot starts in the future.",
+            )
+            .on("date"),
+        ));
     }
     if !(1..=200).contains(&input.capacity) {
-        return Err(bad(DomainError::new(
-            "ref_invalid_capacity",
-            "Capacity is 1 to 200 patients.",
-        )
-        .on("capacity")));
+        return Err(ApiError::from(
+            DomainError::new(
+                ErrorCode::RefInvalidCapacity,
+                "Capacity is 1 to 200 patients.",
+            )
+            .on("capacity"),
+        ));
     }
     let minutes = input.minutes.unwrap_or(30).clamp(5, 480);
     let mut c = state.store.conn().await?;
@@ -182,8 +186,8 @@ pub async fn add_exam_slot(
     )
     .await
     .map_err(|e| match e {
-        ihos_store::StoreError::Duplicate { .. } => conflict(
-            "ref_exam_slot_exists",
+        ihos_store::StoreError::Duplicate { .. } => ApiError::conflict(
+            ErrorCode::RefExamSlotExists,
             "There is already a slot for this exam at this time.",
         ),
         other => other.into(),
@@ -244,8 +248,8 @@ pub async fn add_ward(
     input: WardInput,
 ) -> ApiResult<WardView> {
     require_admin(caller, org_id)?;
-    let name = ihos_domain::org::parse_label(&input.name, "name", 50).map_err(bad)?;
-    let beds = rules::parse_beds(input.beds).map_err(bad)?;
+    let name = ihos_domain::org::parse_label(&input.name, "name", 50).map_err(ApiError::from)?;
+    let beds = rules::parse_beds(input.beds).map_err(ApiError::from)?;
     let mut c = state.store.conn().await?;
     if org::org(&mut c, org_id).await?.is_none() {
         return Err(ApiError::not_found());
@@ -255,11 +259,13 @@ pub async fn add_ward(
             .await?
             .is_none_or(|d| d.org_id != org_id)
     {
-        return Err(bad(DomainError::new(
-            "unknown_department",
-            "That department is not in this organisation.",
-        )
-        .on("department_id")));
+        return Err(ApiError::from(
+            DomainError::new(
+                ErrorCode::UnknownDepartment,
+                "That department is not in this organisation.",
+            )
+            .on("department_id"),
+        ));
     }
     let id = store::insert_ward(
         &mut c,
@@ -402,11 +408,15 @@ pub async fn request_bed(
     input: BedRequestInput,
 ) -> ApiResult<BedRequestView> {
     caller.require(Role::Doctor)?;
-    let reason = parse_text(&input.reason, "reason", 1000).map_err(bad)?;
+    let reason = parse_text(&input.reason, "reason", 1000).map_err(ApiError::from)?;
     let mut c = state.store.conn().await?;
     let w = store::ward(&mut c, input.ward_id.trim())
         .await?
-        .ok_or_else(|| bad(DomainError::new("ref_unknown_ward", "No such ward.").on("ward_id")))?;
+        .ok_or_else(|| {
+            ApiError::from(
+                DomainError::new(ErrorCode::RefUnknownWard, "No such ward.").on("ward_id"),
+            )
+        })?;
     let patient_id = super::service::patient_of(
         state,
         &mut c,
@@ -426,11 +436,13 @@ pub async fn request_bed(
         }
     }
     let from = from.ok_or_else(|| {
-        bad(DomainError::new(
-            "ref_not_in_consortium",
-            "That ward's hospital is not in a consortium with your site.",
+        ApiError::from(
+            DomainError::new(
+                ErrorCode::RefNotInConsortium,
+                "That ward's hospital is not in a consortium with your site.",
+            )
+            .on("ward_id"),
         )
-        .on("ward_id"))
     })?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
@@ -483,22 +495,19 @@ pub async fn review_bed(
     }
     drop(c);
     let from = BedStatus::parse(&b.status).map_err(ApiError::internal)?;
-    let to = bed_transition(from, action).map_err(|e| conflict(e.code, e.message))?;
+    let to = bed_transition(from, action).map_err(ApiError::domain_conflict)?;
     let (note, admit_on) = match action {
         BedAction::Admit => {
             let day = opt(&input.admit_on)
-                .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").map(|d| d.to_string()))
-                .transpose()
-                .map_err(|_| {
-                    bad(
-                        DomainError::new("invalid_date", "Enter the admission date as YYYY-MM-DD.")
-                            .on("admit_on"),
-                    )
-                })?;
+                .map(|d| parse_date(d, "admit_on").map(|d| d.to_string()))
+                .transpose()?;
             (None, day)
         }
         BedAction::Decline => (
-            Some(parse_text(input.reason.as_deref().unwrap_or(""), "reason", 500).map_err(bad)?),
+            Some(
+                parse_text(input.reason.as_deref().unwrap_or(""), "reason", 500)
+                    .map_err(ApiError::from)?,
+            ),
             None,
         ),
         BedAction::Discharge => (None, None),
@@ -517,16 +526,16 @@ pub async fn review_bed(
     )
     .await?
     {
-        return Err(conflict(
-            "ref_illegal_transition",
+        return Err(ApiError::conflict(
+            ErrorCode::RefIllegalTransition,
             "This bed request changed meanwhile; reload it.",
         ));
     }
     match action {
         BedAction::Admit => {
             if !store::take_bed(&mut tx, &b.ward_id).await? {
-                return Err(conflict(
-                    "ref_no_free_beds",
+                return Err(ApiError::conflict(
+                    ErrorCode::RefNoFreeBeds,
                     "The ward has no free bed; decline, or admit after a discharge.",
                 ));
             }
@@ -666,17 +675,16 @@ pub async fn ask_expert(
     input: RemoteConsultInput,
 ) -> ApiResult<RemoteConsultView> {
     caller.require(Role::Doctor)?;
-    let question = parse_text(&input.question, "question", 4000).map_err(bad)?;
+    let question = parse_text(&input.question, "question", 4000).map_err(ApiError::from)?;
     let records = opt(&input.records)
         .map(|r| parse_text(r, "records", 8000))
         .transpose()
-        .map_err(bad)?;
+        .map_err(ApiError::from)?;
     if input.study_ids.len() > 20 {
-        return Err(bad(DomainError::new(
-            "ref_too_many_studies",
-            "Attach at most 20 studies.",
-        )
-        .on("study_ids")));
+        return Err(ApiError::from(
+            DomainError::new(ErrorCode::RefTooManyStudies, "Attach at most 20 studies.")
+                .on("study_ids"),
+        ));
     }
     let mut c = state.store.conn().await?;
     let patient_id = super::service::patient_of(
@@ -690,11 +698,13 @@ pub async fn ask_expert(
         .await?
         .filter(|p| p.role == "doctor" && p.account_id != caller.account_id)
         .ok_or_else(|| {
-            bad(DomainError::new(
-                "ref_unknown_doctor",
-                "Choose an expert doctor of a consortium member.",
+            ApiError::from(
+                DomainError::new(
+                    ErrorCode::RefUnknownDoctor,
+                    "Choose an expert doctor of a consortium member.",
+                )
+                .on("expert_id"),
             )
-            .on("expert_id"))
         })?;
     let mut found = None;
     'outer: for mine in identity::affiliations_of(&mut c, &caller.account_id).await? {
@@ -708,22 +718,26 @@ pub async fn ask_expert(
         }
     }
     let (from_org, cons) = found.ok_or_else(|| {
-        bad(DomainError::new(
-            "ref_not_in_consortium",
-            "The expert works at no member of your consortium.",
+        ApiError::from(
+            DomainError::new(
+                ErrorCode::RefNotInConsortium,
+                "The expert works at no member of your consortium.",
+            )
+            .on("expert_id"),
         )
-        .on("expert_id"))
     })?;
     for s in &input.study_ids {
         let ok = imaging::study_by_id(&mut c, s)
             .await?
             .is_some_and(|st| st.patient_id.as_deref() == Some(patient_id.as_str()));
         if !ok {
-            return Err(bad(DomainError::new(
-                "ref_unknown_study",
-                "An attached study is not one of this patient's studies.",
-            )
-            .on("study_ids")));
+            return Err(ApiError::from(
+                DomainError::new(
+                    ErrorCode::RefUnknownStudy,
+                    "An attached study is not one of this patient's studies.",
+                )
+                .on("study_ids"),
+            ));
         }
     }
     let study_ids = serde_json::to_string(&input.study_ids).map_err(ApiError::internal)?;
@@ -784,7 +798,7 @@ pub async fn answer(
     id: &str,
     input: OpinionInput,
 ) -> ApiResult<RemoteConsultView> {
-    let opinion = parse_text(&input.opinion, "opinion", 8000).map_err(bad)?;
+    let opinion = parse_text(&input.opinion, "opinion", 8000).map_err(ApiError::from)?;
     let mut c = state.store.conn().await?;
     let r = store::remote_consult(&mut c, id)
         .await?
@@ -794,8 +808,8 @@ pub async fn answer(
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     if !store::answer_remote_consult(&mut tx, id, &opinion, now).await? {
-        return Err(conflict(
-            "ref_already_answered",
+        return Err(ApiError::conflict(
+            ErrorCode::RefAlreadyAnswered,
             "This consultation has been answered already.",
         ));
     }

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json as AxumJson, Router};
+use ihos_domain::ErrorCode;
 use ihos_domain::referral::{Action, BedAction};
 use serde::Deserialize;
 
@@ -123,7 +124,7 @@ pub async fn referral_step(
     let action = parse_action(&action).ok_or_else(|| {
         crate::error::ApiError::new(
             StatusCode::NOT_FOUND,
-            "no_such_endpoint",
+            ErrorCode::NoSuchEndpoint,
             "Unknown step; use accept, decline, cancel, seen, results, refer-down or close.",
         )
     })?;
@@ -275,7 +276,7 @@ pub async fn review_bed(
         _ => {
             return Err(crate::error::ApiError::new(
                 StatusCode::NOT_FOUND,
-                "no_such_endpoint",
+                ErrorCode::NoSuchEndpoint,
                 "Unknown step; use admit, decline or discharge.",
             ));
         }

@@ -50,7 +50,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             if let Err(e) = run_once(&state, ihos_store::now_ms()).await {
-                tracing::warn!(code = e.code, "referral overdue job failed");
+                tracing::warn!(code = %e.code, "referral overdue job failed");
             }
         }
     })

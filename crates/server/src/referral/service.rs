@@ -7,6 +7,7 @@
 use axum::http::StatusCode;
 use chrono::TimeZone;
 use chrono_tz::Asia::Shanghai;
+use ihos_domain::ErrorCode;
 use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::referral::{
     self as rules, Action, Direction, ExamType, Kind, Party, Status, next_actions, parse_text,
@@ -23,14 +24,6 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::web::shanghai_time;
-
-pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, message)
-}
-
-pub(crate) fn bad(e: DomainError) -> ApiError {
-    ApiError::from(e)
-}
 
 fn opt(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
@@ -291,7 +284,7 @@ async fn resolve_patient(
     let id = match (opt(&input.patient_id), opt(&input.resident_id)) {
         (Some(id), _) => Some(id.to_string()),
         (None, Some(rid)) => {
-            let rid = ihos_domain::ResidentId::parse(rid).map_err(bad)?;
+            let rid = ihos_domain::ResidentId::parse(rid).map_err(ApiError::from)?;
             store::patient_id_by_resident_hash(
                 c,
                 &state.vault.blind_index("resident_id", rid.as_str()),
@@ -305,8 +298,8 @@ async fn resolve_patient(
         None => None,
     };
     found.ok_or_else(|| {
-        bad(DomainError::new(
-            "ref_unknown_patient",
+        ApiError::from(DomainError::new(
+            ErrorCode::RefUnknownPatient,
             "No registered patient with this id or resident ID number; the patient signs up first.",
         )
         .on("resident_id"))
@@ -369,18 +362,19 @@ pub async fn create(
     input: NewReferralInput,
 ) -> ApiResult<ReferralView> {
     caller.require(Role::Doctor)?;
-    let direction = Direction::parse(opt(&input.direction).unwrap_or("up")).map_err(bad)?;
-    let kind = Kind::parse(opt(&input.kind).unwrap_or("visit")).map_err(bad)?;
-    let reason = parse_text(&input.reason, "reason", 500).map_err(bad)?;
-    let summary = parse_text(&input.summary, "summary", 4000).map_err(bad)?;
+    let direction =
+        Direction::parse(opt(&input.direction).unwrap_or("up")).map_err(ApiError::from)?;
+    let kind = Kind::parse(opt(&input.kind).unwrap_or("visit")).map_err(ApiError::from)?;
+    let reason = parse_text(&input.reason, "reason", 500).map_err(ApiError::from)?;
+    let summary = parse_text(&input.summary, "summary", 4000).map_err(ApiError::from)?;
     let now = now_ms();
     let mut c = state.store.conn().await?;
     let patient = resolve_patient(state, &mut c, &input).await?;
     let to_org = org::org(&mut c, input.to_org_id.trim())
         .await?
         .ok_or_else(|| {
-            bad(
-                DomainError::new("ref_unknown_org", "No such receiving organisation.")
+            ApiError::from(
+                DomainError::new(ErrorCode::RefUnknownOrg, "No such receiving organisation.")
                     .on("to_org_id"),
             )
         })?;
@@ -397,8 +391,8 @@ pub async fn create(
         }
     }
     let Some((from_org_id, consortium_id)) = from else {
-        return Err(bad(DomainError::new(
-            "ref_not_in_consortium",
+        return Err(ApiError::from(DomainError::new(
+            ErrorCode::RefNotInConsortium,
             "Referrals go between members of one medical consortium; your site and the receiving organisation share none.",
         )
         .on("to_org_id")));
@@ -411,8 +405,8 @@ pub async fn create(
         Direction::Down => (OrgKind::Hospital, OrgKind::CommunityHealthCentre),
     };
     if from_org.kind != want_from.as_str() || to_org.kind != want_to.as_str() {
-        return Err(bad(DomainError::new(
-            "ref_wrong_direction",
+        return Err(ApiError::from(DomainError::new(
+            ErrorCode::RefWrongDirection,
             "An upward referral goes from a community health centre to a hospital; a downward one the other way.",
         )
         .on("direction")));
@@ -423,11 +417,13 @@ pub async fn create(
             .await?
             .is_some_and(|d| d.org_id == to_org.id);
         if !ok {
-            return Err(bad(DomainError::new(
-                "unknown_department",
-                "That department is not in the receiving organisation.",
-            )
-            .on("to_department_id")));
+            return Err(ApiError::from(
+                DomainError::new(
+                    ErrorCode::UnknownDepartment,
+                    "That department is not in the receiving organisation.",
+                )
+                .on("to_department_id"),
+            ));
         }
     }
     let to_doctor = opt(&input.to_doctor_id);
@@ -436,49 +432,57 @@ pub async fn create(
             .await?
             .is_some_and(|p| p.role == "doctor");
         if !is_doctor || !store::works_at(&mut c, d, &to_org.id, None).await? {
-            return Err(bad(DomainError::new(
-                "ref_unknown_doctor",
-                "That doctor does not work at the receiving organisation.",
-            )
-            .on("to_doctor_id")));
+            return Err(ApiError::from(
+                DomainError::new(
+                    ErrorCode::RefUnknownDoctor,
+                    "That doctor does not work at the receiving organisation.",
+                )
+                .on("to_doctor_id"),
+            ));
         }
     }
     if to_doctor.is_none() && to_department.is_none() {
-        return Err(bad(DomainError::new(
-            "ref_receiver_required",
-            "Choose the receiving department or doctor.",
-        )
-        .on("to_department_id")));
+        return Err(ApiError::from(
+            DomainError::new(
+                ErrorCode::RefReceiverRequired,
+                "Choose the receiving department or doctor.",
+            )
+            .on("to_department_id"),
+        ));
     }
     let mut exam = None;
     let mut repeat_reason = None;
     if kind == Kind::Exam {
         if direction != Direction::Up {
-            return Err(bad(DomainError::new(
-                "ref_wrong_direction",
-                "Exams are requested from the upper hospital (an upward referral).",
-            )
-            .on("direction")));
+            return Err(ApiError::from(
+                DomainError::new(
+                    ErrorCode::RefWrongDirection,
+                    "Exams are requested from the upper hospital (an upward referral).",
+                )
+                .on("direction"),
+            ));
         }
-        let e = ExamType::parse(opt(&input.exam_type).unwrap_or("")).map_err(bad)?;
+        let e = ExamType::parse(opt(&input.exam_type).unwrap_or("")).map_err(ApiError::from)?;
         if let Some(d) = to_doctor
             && !store::has_privilege(&mut c, d, e.as_str()).await?
             && e.needs_privilege()
         {
-            return Err(bad(DomainError::new(
-                "ref_receiver_not_qualified",
-                format!(
-                    "That doctor may not order {}; choose a doctor with the privilege.",
-                    e.label_zh()
-                ),
-            )
-            .on("to_doctor_id")));
+            return Err(ApiError::from(
+                DomainError::new(
+                    ErrorCode::RefReceiverNotQualified,
+                    format!(
+                        "That doctor may not order {}; choose a doctor with the privilege.",
+                        e.label_zh()
+                    ),
+                )
+                .on("to_doctor_id"),
+            ));
         }
         let earlier = earlier_exams(state, &mut c, &consortium_id, &patient.id, e, now).await?;
         repeat_reason = rules::check_repeat(!earlier.is_empty(), input.repeat_reason.as_deref())
             .map_err(|err| {
                 let first = &earlier[0];
-                let mut refused = conflict(
+                let mut refused = ApiError::conflict(
                     err.code,
                     format!(
                         "该患者{}已在{}做过{}，结果：{}。如需重复检查，请填写重复检查理由。 (The same exam was done on {} at {}: {}. Give a reason to repeat it.)",
@@ -498,7 +502,7 @@ pub async fn create(
                 "follow_up_plan",
                 4000,
             )
-            .map_err(bad)?,
+            .map_err(ApiError::from)?,
         ),
         Direction::Up => None,
     };
@@ -582,10 +586,10 @@ pub async fn step(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let from = Status::parse(&r.status).map_err(ApiError::internal)?;
-    let to = transition(from, action).map_err(|e| conflict(e.code, e.message))?;
+    let to = transition(from, action).map_err(ApiError::domain_conflict)?;
     let direction = Direction::parse(&r.direction).map_err(ApiError::internal)?;
     rules::authorise(action, direction, party)
-        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, e.code, e.message))?;
+        .map_err(|e| ApiError::from(e).with_status(StatusCode::FORBIDDEN))?;
 
     let mut change = Change::default();
     let note: Option<String>;
@@ -597,7 +601,7 @@ pub async fn step(
             note = opt(&input.note)
                 .map(|n| parse_text(n, "note", 1000))
                 .transpose()
-                .map_err(bad)?;
+                .map_err(ApiError::from)?;
             if r.kind == "exam" {
                 let exam = ExamType::parse(r.exam_type.as_deref().unwrap_or(""))
                     .map_err(ApiError::internal)?;
@@ -605,42 +609,48 @@ pub async fn step(
                     exam,
                     store::has_privilege(&mut c, &caller.account_id, exam.as_str()).await?,
                 )
-                .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, e.code, e.message))?;
+                .map_err(|e| ApiError::from(e).with_status(StatusCode::FORBIDDEN))?;
                 let sid = opt(&input.exam_slot_id).ok_or_else(|| {
-                    bad(DomainError::new(
-                        "ref_exam_slot_required",
-                        "Choose the exam slot to book for the patient.",
+                    ApiError::from(
+                        DomainError::new(
+                            ErrorCode::RefExamSlotRequired,
+                            "Choose the exam slot to book for the patient.",
+                        )
+                        .on("exam_slot_id"),
                     )
-                    .on("exam_slot_id"))
                 })?;
-                let s = store::exam_slot(&mut c, sid)
-                    .await?
-                    .filter(|s| s.org_id == r.to_org_id && s.exam_type == exam.as_str())
-                    .ok_or_else(|| {
-                        bad(DomainError::new(
-                            "ref_unknown_exam_slot",
+                let s =
+                    store::exam_slot(&mut c, sid)
+                        .await?
+                        .filter(|s| s.org_id == r.to_org_id && s.exam_type == exam.as_str())
+                        .ok_or_else(|| {
+                            ApiError::from(DomainError::new(
+                            ErrorCode::RefUnknownExamSlot,
                             "That exam slot is not one of this hospital's slots for this exam.",
                         )
                         .on("exam_slot_id"))
-                    })?;
+                        })?;
                 exam_slot = Some(s);
             } else if let Some(sid) = opt(&input.slot_id) {
                 let s = scheduling::slot(&mut c, sid)
                     .await?
                     .filter(|s| s.org_id == r.to_org_id && s.status == "open")
                     .ok_or_else(|| {
-                        bad(DomainError::new(
-                            "ref_unknown_slot",
-                            "That slot is not an open slot of the receiving hospital.",
+                        ApiError::from(
+                            DomainError::new(
+                                ErrorCode::RefUnknownSlot,
+                                "That slot is not an open slot of the receiving hospital.",
+                            )
+                            .on("slot_id"),
                         )
-                        .on("slot_id"))
                     })?;
                 slot = Some(s);
             }
         }
         Action::Decline | Action::Cancel => {
             note = Some(
-                parse_text(input.reason.as_deref().unwrap_or(""), "reason", 500).map_err(bad)?,
+                parse_text(input.reason.as_deref().unwrap_or(""), "reason", 500)
+                    .map_err(ApiError::from)?,
             );
         }
         Action::ReturnResults => {
@@ -653,13 +663,14 @@ pub async fn step(
             note = opt(&input.note)
                 .map(|n| parse_text(n, "note", 1000))
                 .transpose()
-                .map_err(bad)?;
+                .map_err(ApiError::from)?;
         }
     }
     let results = match action {
-        Action::ReturnResults => {
-            Some(parse_text(input.results.as_deref().unwrap_or(""), "results", 4000).map_err(bad)?)
-        }
+        Action::ReturnResults => Some(
+            parse_text(input.results.as_deref().unwrap_or(""), "results", 4000)
+                .map_err(ApiError::from)?,
+        ),
         _ => None,
     };
     let plan = match action {
@@ -669,7 +680,7 @@ pub async fn step(
                 "follow_up_plan",
                 4000,
             )
-            .map_err(bad)?,
+            .map_err(ApiError::from)?,
         ),
         _ => None,
     };
@@ -700,16 +711,16 @@ pub async fn step(
     )
     .await?
     {
-        return Err(conflict(
-            "ref_illegal_transition",
+        return Err(ApiError::conflict(
+            ErrorCode::RefIllegalTransition,
             "This referral changed meanwhile; reload it to see its state.",
         ));
     }
     if let Some(s) = &exam_slot
         && !store::take_exam_seat(&mut tx, &s.id, now).await?
     {
-        return Err(conflict(
-            "ref_exam_slot_full",
+        return Err(ApiError::conflict(
+            ErrorCode::RefExamSlotFull,
             "This exam slot is fully booked; choose another time.",
         ));
     }
@@ -730,8 +741,8 @@ pub async fn step(
         )
         .await?
         .ok_or_else(|| {
-            conflict(
-                "double_booking",
+            ApiError::conflict(
+                ErrorCode::DoubleBooking,
                 "The patient already has a booking at this time; choose another slot.",
             )
         })?;
@@ -908,7 +919,7 @@ pub async fn exam_history(
     q: ExamHistoryQuery,
 ) -> ApiResult<Vec<EarlierExamView>> {
     caller.require(Role::Doctor)?;
-    let exam = ExamType::parse(q.exam_type.trim()).map_err(bad)?;
+    let exam = ExamType::parse(q.exam_type.trim()).map_err(ApiError::from)?;
     let mut c = state.store.conn().await?;
     let input = NewReferralInput {
         patient_id: q.patient_id,
@@ -924,11 +935,13 @@ pub async fn exam_history(
         }
     }
     let consortium = consortium.ok_or_else(|| {
-        bad(DomainError::new(
-            "ref_not_in_consortium",
-            "Your site and that organisation share no consortium.",
+        ApiError::from(
+            DomainError::new(
+                ErrorCode::RefNotInConsortium,
+                "Your site and that organisation share no consortium.",
+            )
+            .on("to_org_id"),
         )
-        .on("to_org_id"))
     })?;
     let rows = earlier_exams(state, &mut c, &consortium, &patient.id, exam, now_ms()).await?;
     record(

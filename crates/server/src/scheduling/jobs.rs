@@ -155,7 +155,7 @@ pub async fn run(ctx: AppState, every: Duration) {
         tick.tick().await;
         match run_once(&ctx).await {
             Ok(r) => tracing::debug!(?r, "scheduling job"),
-            Err(e) => tracing::warn!(code = e.code, "scheduling job failed"),
+            Err(e) => tracing::warn!(code = %e.code, "scheduling job failed"),
         }
     }
 }

@@ -91,7 +91,9 @@ async fn booking(
     .await
     {
         Ok(d) => (d, None),
-        Err(e) if e.status.is_client_error() => (Vec::new(), Some(lang.lang.t(e.code).to_string())),
+        Err(e) if e.status.is_client_error() => {
+            (Vec::new(), Some(lang.lang.error(e.code).to_string()))
+        }
         Err(e) => return Err(e),
     };
     let mut dependants = Vec::new();

@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
-use axum::http::StatusCode;
 use chrono::{Duration, NaiveDate};
+use ihos_domain::ErrorCode;
 use ihos_domain::scheduling::{
     self as rules, AppointmentStatus, Hours, Mode, SlotType, format_hhmm, local_date, local_hhmm,
-    parse_date, parse_hhmm, parse_weekday,
+    parse_hhmm, parse_weekday,
 };
-use ihos_domain::{DomainError, Role, Title};
+use ihos_domain::{DomainError, Role, Title, parse_date};
 use ihos_store::identity::PatientRow;
 use ihos_store::scheduling::{
     self as store, AppointmentRow, BookOutcome, NewSlot, NewTemplate, SlotRow, TemplateRow,
@@ -221,13 +221,9 @@ pub struct NotificationView {
     pub delivered: bool,
 }
 
-fn conflict(code: &'static str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, message)
-}
-
 pub fn slot_unavailable() -> ApiError {
-    conflict(
-        "slot_unavailable",
+    ApiError::conflict(
+        ErrorCode::SlotUnavailable,
         "This slot is fully booked; please choose another time or doctor.",
     )
 }
@@ -332,9 +328,11 @@ async fn managed_doctor(
         .await?
         .ok_or_else(ApiError::not_found)?;
     if p.role != Role::Doctor.as_str() {
-        return Err(
-            DomainError::new("not_a_doctor", "Only doctors have consultation hours.").into(),
-        );
+        return Err(DomainError::new(
+            ErrorCode::NotADoctor,
+            "Only doctors have consultation hours.",
+        )
+        .into());
     }
     let affiliation = identity::affiliations_of(c, doctor_id)
         .await?
@@ -343,7 +341,7 @@ async fn managed_doctor(
         .ok_or_else(|| {
             ApiError::from(
                 DomainError::new(
-                    "not_affiliated",
+                    ErrorCode::NotAffiliated,
                     "The doctor does not work at this organisation; add an affiliation first.",
                 )
                 .on("org_id"),
@@ -354,7 +352,7 @@ async fn managed_doctor(
         Some(dep) => match org::department(c, dep).await? {
             Some(d) if d.org_id == org_id => Ok(Some(d.id)),
             _ => Err(DomainError::new(
-                "unknown_department",
+                ErrorCode::UnknownDepartment,
                 "That department does not belong to this organisation.",
             )
             .on("department_id")
@@ -683,7 +681,7 @@ pub async fn change_template(
         .ok_or_else(ApiError::not_found)?;
     if input.org_id != old.org_id {
         return Err(DomainError::new(
-            "org_mismatch",
+            ErrorCode::OrgMismatch,
             "A template stays at its organisation; remove it and create one at the other.",
         )
         .on("org_id")
@@ -833,7 +831,7 @@ pub async fn add_extra_hours(
     let day = parse_date(&input.date, "date")?;
     if day < today() || day > today() + Duration::days(366) {
         return Err(DomainError::new(
-            "invalid_date",
+            ErrorCode::InvalidDate,
             "Extra hours are for today or a day within the coming year.",
         )
         .on("date")
@@ -877,8 +875,8 @@ pub async fn add_extra_hours(
         }
     }
     if change.slots_created == 0 {
-        return Err(conflict(
-            "no_new_slots",
+        return Err(ApiError::conflict(
+            ErrorCode::NoNewSlots,
             "These hours add no slot: they have passed or the doctor already has slots then.",
         ));
     }
@@ -908,7 +906,7 @@ pub async fn take_leave(
     let to = parse_date(&input.to, "to")?;
     if to < from || (to - from).num_days() > 366 {
         return Err(DomainError::new(
-            "invalid_date",
+            ErrorCode::InvalidDate,
             "The last day of leave is on or after the first, within a year.",
         )
         .on("to")
@@ -1093,7 +1091,7 @@ pub async fn book(
     let slot = &card.slot;
     policy
         .check_bookable(now, slot.opens_at, slot.starts_at)
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.code, e.message))?;
+        .map_err(ApiError::domain_conflict)?;
     let own_patient =
         own_patient.filter(|p| p.account_id.as_deref() == Some(caller.account_id.as_str()));
     let requested = input
@@ -1118,7 +1116,7 @@ pub async fn book(
     .ok_or_else(|| {
         ApiError::from(
             DomainError::new(
-                "unknown_patient",
+                ErrorCode::UnknownPatient,
                 "Book for yourself or a child in your care.",
             )
             .on("patient_id"),
@@ -1195,8 +1193,8 @@ pub async fn book(
             return Err(slot_unavailable());
         }
         Ok(BookOutcome::DailyLimitReached) => {
-            return Err(conflict(
-                "daily_limit_reached",
+            return Err(ApiError::conflict(
+                ErrorCode::DailyLimitReached,
                 &format!(
                     "A patient may hold at most {} bookings per day; cancel one to book another.",
                     policy.daily_limit
@@ -1219,8 +1217,8 @@ pub async fn book(
 }
 
 fn double_booking() -> ApiError {
-    conflict(
-        "double_booking",
+    ApiError::conflict(
+        ErrorCode::DoubleBooking,
         "This patient already has a booking at this time; cancel it first or pick another time.",
     )
 }
@@ -1311,17 +1309,17 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Ap
         .filter(|a| is_own(caller, a))
         .ok_or_else(ApiError::not_found)?;
     if a.status != "booked" {
-        return Err(conflict(
-            "not_cancellable",
+        return Err(ApiError::conflict(
+            ErrorCode::NotCancellable,
             "This appointment is no longer booked.",
         ));
     }
     let (status, refund) = policy
         .cancellation(now, a.starts_at, a.fee_fen)
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.code, e.message))?;
+        .map_err(ApiError::domain_conflict)?;
     if !store::close_appointment(&mut tx, id, status.as_str(), refund, now).await? {
-        return Err(conflict(
-            "not_cancellable",
+        return Err(ApiError::conflict(
+            ErrorCode::NotCancellable,
             "This appointment is no longer booked.",
         ));
     }
@@ -1371,8 +1369,8 @@ pub async fn attendance(
         .filter(|a| a.doctor_id == caller.account_id || caller.may_admin_org(&a.org_id))
         .ok_or_else(ApiError::not_found)?;
     if now < a.starts_at {
-        return Err(conflict(
-            "not_started",
+        return Err(ApiError::conflict(
+            ErrorCode::NotStarted,
             "Attendance is recorded once the slot has started.",
         ));
     }
@@ -1382,8 +1380,8 @@ pub async fn attendance(
         AppointmentStatus::NoShow
     };
     if !store::close_appointment(&mut tx, id, status.as_str(), 0, now).await? {
-        return Err(conflict(
-            "not_cancellable",
+        return Err(ApiError::conflict(
+            ErrorCode::NotCancellable,
             "This appointment is no longer booked.",
         ));
     }
