@@ -148,7 +148,7 @@ async fn a_first_visit_is_refused_unless_the_department_pilots_first_visits() {
         )
         .await;
     let body = assert_error(resp, StatusCode::BAD_REQUEST, "first_visit_not_allowed").await;
-    assert!(body["message"].as_str().unwrap().contains("follow-up"));
+    assert!(body["detail"].as_str().unwrap().contains("follow-up"));
 
     // Evidence pointing at nothing of the patient's is refused too.
     let resp = app
@@ -280,6 +280,49 @@ async fn a_doctor_with_under_three_years_of_practice_cannot_consult_online() {
         .await;
     let body = assert_error(resp, StatusCode::BAD_REQUEST, "doctor_not_eligible_online").await;
     assert_eq!(body["field"], "doctor_id");
+}
+
+/// A stored date that cannot be read was taken for 1970-01-01, which made
+/// any doctor a 56-year veteran; now the request is refused and nothing is written.
+#[tokio::test]
+async fn a_doctor_whose_stored_practice_date_is_unreadable_is_not_taken_for_a_veteran() {
+    let app = spawn_app().await;
+    let c = clinic(&app).await;
+    let last_year = (chrono::Utc::now() - chrono::Duration::days(400))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (junior, _) = doctor(&app, &c, "住院医师", &last_year).await;
+    {
+        let mut conn = app.state.store.conn().await.unwrap();
+        sqlx::query("UPDATE practitioners SET practising_since = $1 WHERE account_id = $2")
+            .bind("2019/01/01")
+            .bind(&junior)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    let patient = app.sign_up_patient("钱立").await;
+    let record = upload_record(&app, &patient.session).await;
+    let resp = app
+        .post(
+            "/api/v1/consultations",
+            Some(&patient.session),
+            &json!({"doctor_id": junior, "complaint": "高血压复诊",
+                    "evidence": {"kind": "outpatient_record", "reference": record}}),
+        )
+        .await;
+    let body = assert_error(resp, StatusCode::INTERNAL_SERVER_ERROR, "internal_error").await;
+    assert!(
+        body.get("detail").is_none(),
+        "a 5xx body stays generic: {body}"
+    );
+    let mine: Value = app
+        .get("/api/v1/consultations", Some(&patient.session))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.as_array().map(Vec::len), Some(0), "{mine}");
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ async fn a_bad_check_digit_is_refused_and_nothing_is_stored() {
         .await;
     let body = assert_error(resp, StatusCode::BAD_REQUEST, "invalid_resident_id").await;
     assert_eq!(body["field"], "resident_id");
-    assert!(body["message"].as_str().unwrap().contains("check digit"));
+    assert!(body["detail"].as_str().unwrap().contains("check digit"));
     assert_eq!(app.count(Table::Accounts).await, 0);
     assert_eq!(app.count(Table::Patients).await, 0);
 }

@@ -367,7 +367,7 @@ async fn truncated_or_garbage_dicom_is_refused_and_nothing_is_stored() {
     let resp = app.stow(&site.radiologist, &[&truncated]).await;
     let body = assert_error(resp, StatusCode::CONFLICT, "invalid_dicom").await;
     assert!(
-        body["message"].as_str().unwrap().contains("truncated"),
+        body["detail"].as_str().unwrap().contains("truncated"),
         "{body}"
     );
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod consultation;
+mod errors;
 mod followup;
 mod identity;
 mod imaging;

@@ -127,7 +127,7 @@ async fn an_order_without_an_assessment_by_the_hospital_is_refused() {
         "nursing_assessment_required",
     )
     .await;
-    assert!(body["message"].as_str().unwrap().contains("assessment"));
+    assert!(body["detail"].as_str().unwrap().contains("assessment"));
     // Nothing was written.
     let mine: Value = app
         .get("/api/v1/nursing/orders", Some(&patient.session))
@@ -333,7 +333,7 @@ async fn only_a_qualified_nurse_can_be_assigned() {
         "nurse_not_qualified",
     )
     .await;
-    assert!(e["message"].as_str().unwrap().contains("years"));
+    assert!(e["detail"].as_str().unwrap().contains("years"));
     // Enough years, but no PICC qualification at this hospital.
     let e = assert_error(
         step(
@@ -348,7 +348,7 @@ async fn only_a_qualified_nurse_can_be_assigned() {
         "nurse_not_qualified",
     )
     .await;
-    assert!(e["message"].as_str().unwrap().contains("picc"));
+    assert!(e["detail"].as_str().unwrap().contains("picc"));
     // A nurse cannot take it for herself either.
     assert_error(
         step(&app, &senior_s, &id, "assign", json!({"nurse_id": senior})).await,

@@ -349,7 +349,7 @@ async fn a_controlled_drug_is_refused_online_and_nothing_is_written() {
             .await;
         let body = assert_error(resp, StatusCode::BAD_REQUEST, "rx_controlled_drug").await;
         assert!(
-            body["message"]
+            body["detail"]
                 .as_str()
                 .unwrap()
                 .contains("never prescribed online"),
@@ -433,7 +433,7 @@ async fn allergies_duplicates_and_days_supply_are_checked_and_the_prescription_i
 
     let resp = w.prescribe(json!([item("D0024", 14, 3)])).await;
     let body = assert_error(resp, StatusCode::BAD_REQUEST, "rx_allergy").await;
-    assert!(body["message"].as_str().unwrap().contains("青霉素类"));
+    assert!(body["detail"].as_str().unwrap().contains("青霉素类"));
     let resp = w
         .prescribe(json!([item("D0034", 7, 3), item("D0034", 7, 3)]))
         .await;

@@ -483,7 +483,7 @@ async fn illegal_transitions_are_refused_with_clear_stable_codes() {
     .await;
     let body = assert_error(resp, StatusCode::CONFLICT, "ref_illegal_transition").await;
     assert!(
-        body["message"].as_str().unwrap().contains("accept"),
+        body["detail"].as_str().unwrap().contains("accept"),
         "{body}"
     );
     let resp = step(
@@ -810,7 +810,7 @@ async fn a_ct_goes_through_a_qualified_doctor_books_an_exam_slot_and_a_repeat_ne
     let resp = refer(&app, &w.community_doctor.session, ct(&w.radiologist.id)).await;
     let body = assert_error(resp, StatusCode::CONFLICT, "ref_duplicate_exam").await;
     assert!(
-        body["message"].as_str().unwrap().contains("右上肺结节8mm"),
+        body["detail"].as_str().unwrap().contains("右上肺结节8mm"),
         "{body}"
     );
     assert_eq!(body["field"], "repeat_reason");

@@ -351,7 +351,7 @@ async fn booking_before_release_is_refused() {
         "slot_not_released",
     )
     .await;
-    assert!(s(&body["message"]).contains("07:00"), "{body}");
+    assert!(s(&body["detail"]).contains("07:00"), "{body}");
     assert_eq!(c.slots(&c.doctor, &day(10)).await[0]["remaining"], 3);
     // Without a session nothing is booked either.
     let anon = c
