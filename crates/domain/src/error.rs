@@ -692,7 +692,7 @@ error_codes! {
         "A template stays at its organisation; remove it and create one at the other.";
     SlotUnavailable => "slot_unavailable",
         "该时段已约满，请选择其他时段或医生",
-        "This slot is fully booked; choose another";
+        "This slot is fully booked; please choose another time or doctor.";
     NoNewSlots => "no_new_slots",
         "没有新增号源",
         "These hours add no slot";

@@ -129,8 +129,14 @@ impl ApiError {
     }
 
     /// The body in `lang`.
-    pub fn body(&self, lang: Lang) -> ErrorBody {
-        Parts::of(self).body(lang)
+    pub fn body(self, lang: Lang) -> ErrorBody {
+        let p = Parts::from(self);
+        ErrorBody {
+            error: p.code,
+            message: lang.error(p.code),
+            detail: p.detail,
+            field: p.field,
+        }
     }
 }
 
@@ -143,26 +149,35 @@ struct Parts {
     field: Option<&'static str>,
 }
 
-impl Parts {
-    fn of(e: &ApiError) -> Self {
-        let detail =
-            (!e.status.is_server_error() && !e.message.is_empty() && e.message != e.code.en())
-                .then(|| e.message.clone());
+impl From<ApiError> for Parts {
+    fn from(e: ApiError) -> Self {
+        let says_more =
+            !e.status.is_server_error() && !e.message.is_empty() && e.message != e.code.en();
         Self {
             code: e.code,
-            detail,
+            detail: says_more.then_some(e.message),
             field: e.field,
         }
     }
+}
 
-    fn body(self, lang: Lang) -> ErrorBody {
-        ErrorBody {
+/// [`ErrorBody`] borrowed from [`Parts`], so writing a body copies nothing.
+#[derive(Serialize)]
+struct BodyRef<'a> {
+    error: ErrorCode,
+    message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+}
+
+impl Parts {
+    fn body(&self, lang: Lang) -> BodyRef<'_> {
+        BodyRef {
             error: self.code,
-            message: match lang {
-                Lang::En => self.code.en(),
-                Lang::Zh => self.code.zh(),
-            },
-            detail: self.detail,
+            message: lang.error(self.code),
+            detail: self.detail.as_deref(),
             field: self.field,
         }
     }
@@ -171,8 +186,8 @@ impl Parts {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status;
-        let parts = Parts::of(&self);
-        let mut resp = (status, Json(parts.clone().body(Lang::Zh))).into_response();
+        let parts = Parts::from(self);
+        let mut resp = (status, Json(parts.body(Lang::Zh))).into_response();
         resp.extensions_mut().insert(parts);
         resp
     }
@@ -324,5 +339,77 @@ impl From<PathRejection> for ApiError {
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         Self::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_cookie_decides_then_the_first_accepted_language() {
+        assert!(!wants_english(&headers(&[])));
+        assert!(wants_english(&headers(&[(
+            "accept-language",
+            "en-US,en;q=0.9"
+        )])));
+        assert!(wants_english(&headers(&[("accept-language", "EN")])));
+        assert!(!wants_english(&headers(&[(
+            "accept-language",
+            "zh-CN,en;q=0.8"
+        )])));
+        assert!(wants_english(&headers(&[(
+            "cookie",
+            "sid=1; ihos_lang=en"
+        )])));
+        assert!(!wants_english(&headers(&[
+            ("cookie", "ihos_lang=zh-CN"),
+            ("accept-language", "en")
+        ])));
+        // Only the cookie of that exact name counts.
+        assert!(!wants_english(&headers(&[(
+            "cookie",
+            "xihos_lang=en; ihos_language=en"
+        )])));
+    }
+
+    async fn body_of(resp: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_body_is_chinese_by_default_with_the_call_sites_facts_as_detail() {
+        let e = ApiError::bad_request(ErrorCode::RxAllergy, "The patient is allergic to 青霉素类.")
+            .on("items");
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert!(resp.extensions().get::<Parts>().is_some());
+        let b = body_of(resp).await;
+        assert_eq!(b["error"], "rx_allergy");
+        assert_eq!(b["message"], ErrorCode::RxAllergy.zh());
+        assert_eq!(b["detail"], "The patient is allergic to 青霉素类.");
+        assert_eq!(b["field"], "items");
+    }
+
+    #[tokio::test]
+    async fn a_5xx_body_is_generic_and_a_repeated_sentence_is_no_detail() {
+        let b = body_of(ApiError::internal("disk on fire").into_response()).await;
+        assert_eq!(b["error"], "internal_error");
+        assert_eq!(b["message"], ErrorCode::InternalError.zh());
+        assert!(b.get("detail").is_none(), "{b}");
+        assert!(!b.to_string().contains("disk"));
+        let b = body_of(ApiError::not_found().into_response()).await;
+        assert!(b.get("detail").is_none(), "{b}");
     }
 }

@@ -170,119 +170,7 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("treating_practitioner", "诊疗关系", "Treating practitioner"),
     ("regulator_supervision", "监管", "Supervision"),
     ("switch_lang", "English", "中文"),
-    // error codes
-    (
-        "invalid_resident_id",
-        "身份证号无效：请核对18位号码，最后一位校验码不符通常是输错了一位。",
-        "The resident ID number is not valid; check all 18 characters.",
-    ),
-    (
-        "invalid_phone",
-        "手机号应为11位数字，以13-19开头。",
-        "A mobile number has 11 digits and starts with 13-19.",
-    ),
-    (
-        "invalid_name",
-        "请填写身份证上的真实姓名（2-30个字，不含数字或符号）。",
-        "Enter your real name as on your ID card (2-30 letters).",
-    ),
-    (
-        "weak_password",
-        "密码太弱：至少8位，须同时包含字母和数字，不能包含手机号或常见密码。",
-        "Password too weak: 8+ characters mixing letters and digits, not your phone or a common password.",
-    ),
-    (
-        "resident_id_taken",
-        "该身份证号已注册，请直接登录。",
-        "This resident ID number is already registered; log in instead.",
-    ),
-    (
-        "phone_taken",
-        "该手机号已注册，请直接登录。",
-        "This phone number already has an account; log in instead.",
-    ),
-    (
-        "guardian_required",
-        "未满18周岁的患者须由监护人在“我的家人”中添加。",
-        "Patients under 18 are added by a guardian under 'My family'.",
-    ),
-    (
-        "not_a_minor",
-        "只能添加未满18周岁的家人；成年人请自行注册。",
-        "Only children under 18 can be added; adults sign up themselves.",
-    ),
-    (
-        "invalid_relation",
-        "请选择与孩子的关系。",
-        "Choose your relation to the child.",
-    ),
-    (
-        "invalid_credentials",
-        "手机号或密码错误。",
-        "Phone number or password is wrong.",
-    ),
-    (
-        "too_many_attempts",
-        "登录失败次数过多，请15分钟后再试。",
-        "Too many failed logins; try again in 15 minutes.",
-    ),
-    (
-        "malformed_json",
-        "提交的数据格式有误。",
-        "The submitted data is malformed.",
-    ),
-    (
-        "invalid_field",
-        "有字段缺失或格式不正确。",
-        "A field is missing or malformed.",
-    ),
-    (
-        "invalid_specialty",
-        "请选择36个专科之一。",
-        "Choose one of the 36 specialties.",
-    ),
-    ("invalid_title", "请选择职称。", "Choose a title."),
-    (
-        "invalid_licence",
-        "执业证书编号为6-30位字母或数字。",
-        "A licence number has 6-30 letters or digits.",
-    ),
-    (
-        "licence_taken",
-        "该执业证书编号已存在。",
-        "This licence number already exists.",
-    ),
-    (
-        "invalid_date",
-        "请按 YYYY-MM-DD 填写日期，且不晚于今天。",
-        "Enter the date as YYYY-MM-DD, not in the future.",
-    ),
-    (
-        "name_taken",
-        "名称已被使用。",
-        "This name is already in use.",
-    ),
-    (
-        "unknown_department",
-        "科室不属于本机构。",
-        "That department is not in this organisation.",
-    ),
-    (
-        "not_found",
-        "记录不存在或无权查看。",
-        "No such record, or you may not see it.",
-    ),
-    ("unauthenticated", "请先登录。", "Please log in first."),
-    (
-        "forbidden",
-        "您没有执行此操作的权限。",
-        "You may not do this.",
-    ),
-    (
-        "internal_error",
-        "系统繁忙，请稍后重试；本次未保存任何数据。",
-        "Something went wrong; nothing was saved. Please try again.",
-    ),
+    // the page script's own error (error codes carry their texts in ErrorCode)
     (
         "network_error",
         "网络连接失败，请检查网络后重试。",
@@ -312,8 +200,29 @@ mod tests {
         let n = keys.len();
         keys.dedup();
         assert_eq!(keys.len(), n, "duplicate i18n key");
+        // An error code's texts live in ErrorCode only.
+        let clash: Vec<_> = keys
+            .iter()
+            .filter(|k| ErrorCode::parse(k).is_some())
+            .collect();
+        assert!(clash.is_empty(), "UI keys that are error codes: {clash:?}");
         assert_eq!(Lang::Zh.t("login"), "登录");
         assert_eq!(Lang::En.t("login"), "Log in");
         assert_eq!(Lang::Zh.t("no-such-key"), "?");
+        assert_eq!(
+            Lang::En.t("slot_unavailable"),
+            ErrorCode::SlotUnavailable.en()
+        );
+    }
+
+    #[test]
+    fn the_page_texts_hold_every_error_code_in_the_page_language() {
+        for lang in [Lang::Zh, Lang::En] {
+            let texts: serde_json::Value = serde_json::from_str(&error_texts(lang)).unwrap();
+            for c in ErrorCode::ALL {
+                assert_eq!(texts[c.as_str()], lang.error(*c), "{c} in {lang:?}");
+            }
+            assert_eq!(texts["login"], lang.t("login"));
+        }
     }
 }

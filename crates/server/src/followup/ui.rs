@@ -319,25 +319,4 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("fu_adherence", "依从率", "Adherence"),
     ("fu_control", "控制率", "Control rate"),
     ("fu_readings", "测量次数", "Readings"),
-    (
-        "no_care_relationship",
-        "只能为在管患者（有问诊、转诊或随访关系）制定随访计划。",
-        "You can assign plans only to patients in your care.",
-    ),
-    (
-        "task_not_yet_due",
-        "该任务尚未到期（到期前一天开放）。",
-        "This task is not due yet.",
-    ),
-    ("invalid_result", "请检查填写的数值。", "Check the values."),
-    (
-        "unknown_template",
-        "没有这个随访模板。",
-        "No such template.",
-    ),
-    (
-        "invalid_occasion",
-        "请选择出院随访或诊后随访。",
-        "Choose discharge or visit.",
-    ),
 ];

@@ -222,10 +222,8 @@ pub struct NotificationView {
 }
 
 pub fn slot_unavailable() -> ApiError {
-    ApiError::conflict(
-        ErrorCode::SlotUnavailable,
-        "This slot is fully booked; please choose another time or doctor.",
-    )
+    // The rush's answer: the code's own sentence, so the body has no detail to copy.
+    ApiError::conflict(ErrorCode::SlotUnavailable, ErrorCode::SlotUnavailable.en())
 }
 
 fn template_view(t: &TemplateRow) -> TemplateView {
