@@ -50,7 +50,7 @@ error_codes! {
         "No such record, or you may not see it.";
     InvalidStatus => "invalid_status",
         "状态值无效。",
-        "Unknown status.";
+        "Unknown status; use one of the listed statuses.";
     InvalidTier => "invalid_tier",
         "问诊级别无效，请选择全科、专科或名医工作室。",
         "Unknown consultation tier; choose gp, specialist or expert_studio.";
@@ -130,8 +130,8 @@ error_codes! {
         "授权天数为1至365天",
         "A consent lasts 1 to 365 days";
     InvalidDate => "invalid_date",
-        "请按 YYYY-MM-DD 填写日期，且不晚于今天。",
-        "Enter the date as YYYY-MM-DD, not in the future.";
+        "日期格式不正确，请按“年-月-日”填写，如 2026-03-01。",
+        "Enter the date as YYYY-MM-DD, e.g. 2026-03-01.";
     InvalidQualification => "invalid_qualification",
         "资质类型不正确。",
         "Unknown qualification.";
@@ -191,10 +191,10 @@ error_codes! {
         "Choose one of the 36 specialties.";
     PayInvalidItem => "pay_invalid_item",
         "订单项目不正确。",
-        "Invalid order item.";
+        "An order item is not valid; reload the order and try again.";
     PayInvalidAmount => "pay_invalid_amount",
         "金额不正确。",
-        "Invalid amount.";
+        "The amount is not valid; check it.";
     PayInvalidStatus => "pay_invalid_status",
         "订单状态不正确。",
         "Invalid order status.";
@@ -266,7 +266,7 @@ error_codes! {
         "Not approved by a pharmacist: nothing can be paid, dispensed or shipped.";
     RxReasonRequired => "rx_reason_required",
         "请填写驳回理由。",
-        "Give a reason.";
+        "Give the reason for rejecting the prescription.";
     RxInvalidMethod => "rx_invalid_method",
         "请选择取药方式。",
         "Choose how to get the drugs.";
@@ -275,7 +275,7 @@ error_codes! {
         "Not paid yet: nothing is dispensed or shipped.";
     RxAlreadyDispensed => "rx_already_dispensed",
         "该处方已发药，不能重复发药。",
-        "Already dispensed.";
+        "This prescription has already been dispensed.";
     RefInvalidDirection => "ref_invalid_direction",
         "转诊方向应为上转或下转。",
         "Direction is 'up' or 'down'.";
@@ -307,8 +307,8 @@ error_codes! {
         "请填写必填项。",
         "Please fill in the required field.";
     RefTextTooLong => "ref_text_too_long",
-        "内容过长。",
-        "Too long.";
+        "内容过长，请精简后重试。",
+        "The text is too long; shorten it and try again.";
     RefInvalidBeds => "ref_invalid_beds",
         "病区床位数应为1-2000张。",
         "A ward has 1 to 2000 beds.";
@@ -476,7 +476,7 @@ error_codes! {
         "The multipart/related body cannot be read.";
     InvalidWindow => "invalid_window",
         "窗宽窗位格式错误",
-        "Invalid window";
+        "The window is centre,width in numbers, e.g. 40,400.";
     InvalidFindings => "invalid_findings",
         "请填写检查所见（最多10000字）。",
         "Findings are required (at most 10,000 characters).";
@@ -490,8 +490,8 @@ error_codes! {
         "未找到该医生",
         "No such practitioner";
     UnknownPatient => "unknown_patient",
-        "请选择本人或您监护的儿童",
-        "Book for yourself or a child in your care";
+        "没有该患者，或您不能为其办理：请选择本人或您监护的儿童。",
+        "No such patient, or not one you may act for: choose yourself or a child in your care.";
     ReportSigned => "report_signed",
         "报告已签发，不能修改",
         "The report is signed and cannot change";
@@ -596,10 +596,10 @@ error_codes! {
         "Drugs were handed over; the order cannot be cancelled online.";
     PayAlreadyRefunded => "pay_already_refunded",
         "该订单已退款。",
-        "Already refunded.";
+        "This order has already been refunded.";
     RxInvalidField => "rx_invalid_field",
         "输入不正确。",
-        "Invalid input.";
+        "A field of the prescription is not valid; check it and try again.";
     RxInvalidWeight => "rx_invalid_weight",
         "体重应在0.5到300公斤之间。",
         "Weight must be 0.5-300 kg.";
@@ -653,7 +653,7 @@ error_codes! {
         "The ward has no free bed.";
     RefAlreadyAnswered => "ref_already_answered",
         "该会诊已答复。",
-        "Already answered.";
+        "This remote consultation has already been answered.";
     RefUnknownPatient => "ref_unknown_patient",
         "未找到该患者，请患者先实名注册。",
         "No such patient; they sign up first.";
@@ -704,7 +704,7 @@ error_codes! {
         "This appointment cannot be cancelled";
     NotStarted => "not_started",
         "尚未开始",
-        "Not started yet";
+        "This has not started yet; try again when it has.";
 }
 
 impl ErrorCode {

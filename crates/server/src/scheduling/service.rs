@@ -1193,7 +1193,7 @@ pub async fn book(
         Ok(BookOutcome::DailyLimitReached) => {
             return Err(ApiError::conflict(
                 ErrorCode::DailyLimitReached,
-                &format!(
+                format!(
                     "A patient may hold at most {} bookings per day; cancel one to book another.",
                     policy.daily_limit
                 ),
