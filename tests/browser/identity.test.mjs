@@ -57,6 +57,16 @@ test('the interface speaks English on request', async () => {
     assert.equal(await page.locator('h1').textContent(), 'Log in');
     await page.goto(`${server.base}/signup`);
     assert.equal(await page.locator('h1').textContent(), 'Patient real-name sign-up', 'the choice is remembered');
+    // An API error shows in the page's language, from the code's text.
+    const good = residentId('19800315');
+    await page.fill('input[name=name]', '林秀英');
+    await page.fill('input[name=resident_id]', good.slice(0, 17) + (good.endsWith('1') ? '2' : '1'));
+    await page.fill('input[name=phone]', '13712345679');
+    await page.fill('input[name=password]', 'Kangfu-2026-ok');
+    await page.click('button[type=submit]');
+    const error = page.locator('#signup-form .error');
+    await error.waitFor({ state: 'visible' });
+    assert.equal(await error.textContent(), 'The resident ID number is not valid; check all 18 characters.');
   } finally {
     await page.close();
     await server.stop();
