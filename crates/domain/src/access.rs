@@ -1,8 +1,7 @@
 //! Who may read a patient's records, and on what ground. The ground is
 //! written to the audit log with every read.
 
-use crate::ErrorCode;
-use crate::{DomainError, Role};
+use crate::{DomainError, ErrorCode, Role};
 
 /// What the platform knows about the reader's relationship to the patient.
 #[derive(Debug, Default, Clone)]

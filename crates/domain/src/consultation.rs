@@ -6,9 +6,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::ErrorCode;
 use crate::identity::{Title, age_on, may_practise_online};
-use crate::{DomainError, Role};
+use crate::{DomainError, ErrorCode, Role};
 
 /// Where a consultation is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

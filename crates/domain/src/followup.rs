@@ -5,8 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::DomainError;
-use crate::ErrorCode;
+use crate::{DomainError, ErrorCode};
 
 pub const DAY_MS: i64 = 86_400_000;
 

@@ -1,8 +1,7 @@
 //! Rules of cloud imaging (云胶片): who may see a study, how a study is
 //! matched to a patient, consents for sharing and the SMS access code.
 
-use crate::ErrorCode;
-use crate::{DomainError, Role};
+use crate::{DomainError, ErrorCode, Role};
 
 /// What the platform knows about the reader's relationship to a study.
 #[derive(Debug, Default, Clone)]

@@ -13,8 +13,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Asia::Shanghai;
 use serde::{Deserialize, Serialize};
 
-use crate::ErrorCode;
-use crate::{DomainError, Role};
+use crate::{DomainError, ErrorCode, Role};
 
 const HOUR_MS: i64 = 3_600_000;
 

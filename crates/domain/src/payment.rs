@@ -11,8 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::DomainError;
-use crate::ErrorCode;
+use crate::{DomainError, ErrorCode};
 
 /// Largest amount of one item or order, in fen (¥10,000,000).
 pub const MAX_FEN: i64 = 1_000_000_000;

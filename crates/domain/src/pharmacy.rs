@@ -9,8 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::DomainError;
-use crate::ErrorCode;
+use crate::{DomainError, ErrorCode};
 
 /// Special control class (特殊管理药品). Anything but `None` is never
 /// prescribed online.

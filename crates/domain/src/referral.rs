@@ -8,8 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::DomainError;
-use crate::ErrorCode;
+use crate::{DomainError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

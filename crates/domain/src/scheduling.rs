@@ -6,8 +6,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Asia::Shanghai;
 use serde::{Deserialize, Serialize};
 
-use crate::DomainError;
-use crate::ErrorCode;
+use crate::{DomainError, ErrorCode};
 
 /// The rules a platform configures for booking. Defaults follow common
 /// practice at Chinese hospitals: slots open 7 days ahead at 07:00.

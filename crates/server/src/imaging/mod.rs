@@ -19,6 +19,7 @@ use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json as AxumJson, Router};
 use futures_util::TryStreamExt;
+use ihos_domain::ErrorCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use service::{
@@ -30,7 +31,6 @@ use crate::auth::{Caller, cookie, resolve};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::Json;
 use crate::state::AppState;
-use ihos_domain::ErrorCode;
 
 pub const GRANT_COOKIE: &str = "ihos_imaging";
 pub const GRANT_HEADER: &str = "x-imaging-grant";
