@@ -1,5 +1,8 @@
 //! User-interface text: Simplified Chinese by default, English on request.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     Zh,
@@ -13,29 +16,78 @@ impl Lang {
             Lang::En => "en",
         }
     }
+}
 
-    pub fn t(self, key: &str) -> &'static str {
-        all_text()
-            .find(|(k, _, _)| *k == key)
-            .map_or("?", |(_, zh, en)| if self == Lang::En { en } else { zh })
+/// (key, 中文, English) rows of one table.
+pub type Table = &'static [(&'static str, &'static str, &'static str)];
+
+/// Every text of the user interface, assembled at start (`app.rs`) from the
+/// kit's table and each capability's, so this module knows none of them.
+pub struct Texts {
+    by_key: HashMap<&'static str, (&'static str, &'static str)>,
+    /// All texts as one JSON object per language, for the page script.
+    json_zh: Arc<str>,
+    json_en: Arc<str>,
+}
+
+impl Texts {
+    /// Refuses a key that two tables (or one table twice) define.
+    pub fn new(tables: &[Table]) -> Result<Texts, String> {
+        let mut by_key = HashMap::new();
+        for (key, zh, en) in tables.iter().flat_map(|t| t.iter()) {
+            if by_key.insert(*key, (*zh, *en)).is_some() {
+                return Err(format!("the text key {key} is defined twice"));
+            }
+        }
+        let json = |pick: fn(&(&'static str, &'static str)) -> &'static str| -> Arc<str> {
+            let map: serde_json::Map<String, serde_json::Value> = by_key
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), serde_json::Value::from(pick(v))))
+                .collect();
+            serde_json::Value::Object(map).to_string().into()
+        };
+        Ok(Texts {
+            json_zh: json(|v| v.0),
+            json_en: json(|v| v.1),
+            by_key,
+        })
+    }
+
+    /// The text of `key`, or "?" so a missing one shows on the page.
+    pub fn t(&self, lang: Lang, key: &str) -> &'static str {
+        self.by_key
+            .get(key)
+            .map_or("?", |(zh, en)| if lang == Lang::En { en } else { zh })
+    }
+
+    pub fn json(&self, lang: Lang) -> Arc<str> {
+        if lang == Lang::En {
+            self.json_en.clone()
+        } else {
+            self.json_zh.clone()
+        }
     }
 }
 
-/// Every capability module with UI text contributes its own table here.
-const TABLES: &[&[(&str, &str, &str)]] = &[
-    TEXT,
-    crate::scheduling::TEXT,
-    crate::imaging::TEXT,
-    crate::consultation::TEXT,
-    crate::pharmacy::TEXT,
-    crate::payment::TEXT,
-    crate::referral::TEXT,
-    crate::nursing::TEXT,
-    crate::followup::TEXT,
-];
+/// A language with the texts to speak it: what pages translate with.
+#[derive(Clone)]
+pub struct Tr {
+    pub lang: Lang,
+    texts: Arc<Texts>,
+}
 
-fn all_text() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
-    TABLES.iter().flat_map(|t| t.iter())
+impl Tr {
+    pub fn new(lang: Lang, texts: Arc<Texts>) -> Tr {
+        Tr { lang, texts }
+    }
+
+    pub fn t(&self, key: &str) -> &'static str {
+        self.texts.t(self.lang, key)
+    }
+
+    pub fn json(&self) -> Arc<str> {
+        self.texts.json(self.lang)
+    }
 }
 
 /// (key, 中文, English). Error codes double as keys so the UI can explain
@@ -273,32 +325,24 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The error texts, for the page script.
-pub fn error_texts(lang: Lang) -> String {
-    let map: serde_json::Map<String, serde_json::Value> = all_text()
-        .map(|(k, zh, en)| {
-            (
-                (*k).to_string(),
-                serde_json::Value::from(if lang == Lang::En { *en } else { *zh }),
-            )
-        })
-        .collect();
-    serde_json::Value::Object(map).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_unique_and_fall_back_visibly() {
-        let mut keys: Vec<_> = all_text().map(|t| t.0).collect();
-        keys.sort_unstable();
-        let n = keys.len();
-        keys.dedup();
-        assert_eq!(keys.len(), n, "duplicate i18n key");
-        assert_eq!(Lang::Zh.t("login"), "登录");
-        assert_eq!(Lang::En.t("login"), "Log in");
-        assert_eq!(Lang::Zh.t("no-such-key"), "?");
+    fn texts_are_found_by_key_and_fall_back_visibly() {
+        let texts = Texts::new(&[TEXT]).unwrap();
+        assert_eq!(texts.t(Lang::Zh, "login"), "登录");
+        assert_eq!(texts.t(Lang::En, "login"), "Log in");
+        assert_eq!(texts.t(Lang::Zh, "no-such-key"), "?");
+        assert!(texts.json(Lang::En).contains("\"login\":\"Log in\""));
+    }
+
+    #[test]
+    fn a_key_defined_twice_is_refused() {
+        const A: Table = &[("k", "一", "one")];
+        const B: Table = &[("k", "二", "two")];
+        let refused = Texts::new(&[A, B]).err().unwrap_or_default();
+        assert!(refused.contains("text key k"), "{refused}");
     }
 }

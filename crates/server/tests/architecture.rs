@@ -171,7 +171,8 @@ fn capability_circles(layout: &Layout) -> Vec<Vec<String>> {
         }
         seen
     };
-    let reaches: BTreeMap<&String, BTreeSet<String>> = caps.iter().map(|c| (*c, reach(c))).collect();
+    let reaches: BTreeMap<&String, BTreeSet<String>> =
+        caps.iter().map(|c| (*c, reach(c))).collect();
     let mut circles: Vec<Vec<String>> = Vec::new();
     let mut placed = BTreeSet::new();
     for c in &caps {
@@ -228,7 +229,11 @@ fn the_shared_kit_imports_no_capability() {
             }
         }
     }
-    assert!(wrong.is_empty(), "kit files import capabilities or assembly:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "kit files import capabilities or assembly:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -276,14 +281,31 @@ fn the_reader_sees_grouped_and_nested_imports() {
 #[test]
 fn a_circle_is_found_and_named() {
     let mut imports: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
-    for (from, to) in [("payment", "pharmacy"), ("pharmacy", "consultation"), ("consultation", "payment"), ("nursing", "payment")] {
-        imports.entry(from.into()).or_default().insert(to.into(), PathBuf::from(format!("{from}/x.rs")));
+    for (from, to) in [
+        ("payment", "pharmacy"),
+        ("pharmacy", "consultation"),
+        ("consultation", "payment"),
+        ("nursing", "payment"),
+    ] {
+        imports
+            .entry(from.into())
+            .or_default()
+            .insert(to.into(), PathBuf::from(format!("{from}/x.rs")));
     }
     let layout = Layout {
-        capabilities: ["payment", "pharmacy", "consultation", "nursing"].map(String::from).into(),
+        capabilities: ["payment", "pharmacy", "consultation", "nursing"]
+            .map(String::from)
+            .into(),
         imports,
     };
     let circles = capability_circles(&layout);
-    assert_eq!(circles, vec![vec!["consultation".to_string(), "payment".into(), "pharmacy".into()]]);
+    assert_eq!(
+        circles,
+        vec![vec![
+            "consultation".to_string(),
+            "payment".into(),
+            "pharmacy".into()
+        ]]
+    );
     assert!(describe(&layout, &circles[0]).contains("payment -> pharmacy"));
 }

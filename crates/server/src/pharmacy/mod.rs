@@ -4,6 +4,7 @@
 //! delivery tracking.
 
 pub mod demo;
+pub mod payment_hook;
 pub mod service;
 pub mod signature;
 pub mod ui;

@@ -69,6 +69,7 @@ async fn booking(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let lang = page_lang(
+        &state,
         &LangQuery {
             lang: q.lang.clone(),
         },
@@ -91,7 +92,7 @@ async fn booking(
     .await
     {
         Ok(d) => (d, None),
-        Err(e) if e.status.is_client_error() => (Vec::new(), Some(lang.lang.t(e.code).to_string())),
+        Err(e) if e.status.is_client_error() => (Vec::new(), Some(lang.tr.t(e.code).to_string())),
         Err(e) => return Err(e),
     };
     let mut dependants = Vec::new();
@@ -104,7 +105,7 @@ async fn booking(
     let en = lang.lang == Lang::En;
     render(
         &BookingPage {
-            f: Frame::new(lang.lang, caller.as_ref()),
+            f: Frame::new(&lang.tr, caller.as_ref()),
             date,
             specialty: q.specialty.unwrap_or_default(),
             title: q.title.unwrap_or_default(),
@@ -121,7 +122,7 @@ async fn booking(
                 ihos_domain::Title::Resident,
             ]
             .iter()
-            .map(|t| (t.as_str(), lang.lang.t(t.as_str())))
+            .map(|t| (t.as_str(), lang.tr.t(t.as_str())))
             .collect(),
             dependants,
         },
@@ -166,7 +167,7 @@ async fn appointments(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -176,13 +177,13 @@ async fn appointments(
         .iter()
         .map(|n| NoticeLine {
             at: shanghai_time(n.at),
-            topic: lang.lang.t(&n.topic).to_string(),
+            topic: lang.tr.t(&n.topic).to_string(),
             text: notice_text(n),
         })
         .collect();
     render(
         &AppointmentsPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             appointments,
             notices,
         },
@@ -222,6 +223,7 @@ async fn schedule(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let lang = page_lang(
+        &state,
         &LangQuery {
             lang: q.lang.clone(),
         },
@@ -277,7 +279,7 @@ async fn schedule(
     };
     render(
         &SchedulePage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             doctors,
             doctor,
             templates,
@@ -285,7 +287,7 @@ async fn schedule(
             date,
             slot_types: SlotType::ALL
                 .iter()
-                .map(|t| (t.as_str(), lang.lang.t(t.as_str())))
+                .map(|t| (t.as_str(), lang.tr.t(t.as_str())))
                 .collect(),
         },
         &lang,
