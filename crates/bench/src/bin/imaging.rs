@@ -278,10 +278,10 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 /// ihos on its own runtime (2 workers), over SQLite in a temp dir.
 async fn start_ihos(dir: &std::path::Path) -> anyhow::Result<(Target, AppState)> {
     let settings = Settings {
-        database_url: format!("sqlite://{}/ihos.db", dir.display()),
+        database_url: format!("sqlite://{}/ihos.db", dir.display()).into(),
         bind: "127.0.0.1:0".into(),
-        data_key: "42".repeat(32),
-        key_file: dir.join("ihos.key"),
+        data_key: "42".repeat(32).into(),
+        key_file: Some(dir.join("ihos.key")),
         data_dir: dir.join("data"),
         max_connections: 16,
         ..Settings::default()

@@ -221,9 +221,9 @@ struct Server {
 
 async fn start(database_url: String, dir: tempfile::TempDir, pool: u32) -> anyhow::Result<Server> {
     let settings = Settings {
-        database_url,
+        database_url: database_url.into(),
         bind: "127.0.0.1:0".into(),
-        data_key: "42".repeat(32),
+        data_key: "42".repeat(32).into(),
         max_connections: pool,
         ..Settings::default()
     };

@@ -42,83 +42,18 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json as AxumJson, Router};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, ErrorBody};
 use crate::json::Json;
+use crate::settings::PaymentSettings;
 use crate::state::AppState;
 use provider::{PaymentProvider, Sandbox};
 use service::{CallbackAnswer, OrderView, PayStarted};
 
 pub use ui::TEXT;
-
-/// Settings `[payment]`.
-#[derive(Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PaymentSettings {
-    /// Unpaid orders close after this many minutes (the timeout job).
-    pub order_timeout_minutes: i64,
-    /// A started payment without a callback is given up after this many minutes.
-    pub payment_timeout_minutes: i64,
-    /// The key that signs provider callbacks (HMAC-SHA256). Empty: a random
-    /// key per process (fine for the sandbox).
-    pub provider_secret: String,
-    /// Where providers reach us, e.g. `https://ihos.example.org`; empty:
-    /// the address the server listens on.
-    pub callback_base_url: String,
-    /// The sandbox waits this long before calling back.
-    pub sandbox_delay_ms: u64,
-    /// Delivery fees, in fen (self-paid).
-    pub hospital_delivery_fee_fen: i64,
-    pub courier_fee_fen: i64,
-    /// Insurance share of the consultation fee, per mille.
-    pub consultation_fee_reimburse_permille: i64,
-    /// How often the timeout job runs, in seconds.
-    pub job_interval_seconds: u64,
-}
-
-impl Default for PaymentSettings {
-    fn default() -> Self {
-        Self {
-            order_timeout_minutes: 24 * 60,
-            payment_timeout_minutes: 15,
-            provider_secret: String::new(),
-            callback_base_url: String::new(),
-            sandbox_delay_ms: 300,
-            hospital_delivery_fee_fen: 800,
-            courier_fee_fen: 1200,
-            consultation_fee_reimburse_permille: 0,
-            job_interval_seconds: 30,
-        }
-    }
-}
-
-impl std::fmt::Debug for PaymentSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PaymentSettings")
-            .field("order_timeout_minutes", &self.order_timeout_minutes)
-            .field("payment_timeout_minutes", &self.payment_timeout_minutes)
-            .field(
-                "signing_key",
-                &if self.provider_secret.is_empty() {
-                    ""
-                } else {
-                    "[redacted]"
-                },
-            )
-            .field("callback_base_url", &self.callback_base_url)
-            .field("sandbox_delay_ms", &self.sandbox_delay_ms)
-            .field("hospital_delivery_fee_fen", &self.hospital_delivery_fee_fen)
-            .field("courier_fee_fen", &self.courier_fee_fen)
-            .field(
-                "consultation_fee_reimburse_permille",
-                &self.consultation_fee_reimburse_permille,
-            )
-            .field("job_interval_seconds", &self.job_interval_seconds)
-            .finish()
-    }
-}
 
 /// The payment provider, its callback key and where it calls us back.
 pub struct Payments {
@@ -132,10 +67,11 @@ pub struct Payments {
 
 impl Payments {
     pub fn from_settings(s: &PaymentSettings) -> Self {
-        let secret = if s.provider_secret.is_empty() {
+        let given = s.provider_secret.expose_secret();
+        let secret = if given.is_empty() {
             rand::random::<[u8; 32]>().to_vec()
         } else {
-            s.provider_secret.as_bytes().to_vec()
+            given.as_bytes().to_vec()
         };
         let sandbox = Arc::new(Sandbox::new(secret.clone(), s.sandbox_delay_ms));
         Self {
