@@ -85,7 +85,8 @@ impl Settings {
             c.fail("bind", "must not be empty".into());
         }
         let key = self.data_key.expose_secret().trim();
-        if !key.is_empty() && !(key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit())) {
+        let hex64 = key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit());
+        if !key.is_empty() && !hex64 {
             // Never echo the value: it is a secret.
             c.fail("data_key", "must be 64 hex characters".into());
         }
