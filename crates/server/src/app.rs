@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ihos_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -84,7 +85,11 @@ pub struct ApiDoc;
 /// Open the database, apply migrations and build the shared state.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let key = settings.resolve_data_key()?;
-    let store = Store::connect(&settings.database_url, settings.max_connections).await?;
+    let store = Store::connect(
+        settings.database_url.expose_secret(),
+        settings.max_connections,
+    )
+    .await?;
     store.migrate().await?;
     let drugs = Arc::new(pharmacy::load_catalogue(&settings.pharmacy)?);
     // What other capabilities do inside payment's transactions.

@@ -1280,7 +1280,7 @@ pub async fn upload(
     }
     let mime = rules::sniff_picture(content_type, bytes)?;
     let id = new_id();
-    let key = super::blob::put(&state.settings.blob_dir, &id, bytes).await?;
+    let key = super::blob::put(&state.settings, &id, bytes).await?;
     let row = AttachmentRow {
         id: id.clone(),
         consultation_id: consultation_id.map(str::to_string),
@@ -1326,7 +1326,7 @@ pub async fn download(
         Some(&row.org_id),
     )
     .await?;
-    let bytes = super::blob::get(&state.settings.blob_dir, &a.blob_key).await?;
+    let bytes = super::blob::get(&state.settings, &a.blob_key).await?;
     Ok((a.mime, bytes))
 }
 

@@ -4,9 +4,11 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use super::PaymentSettings;
+use secrecy::ExposeSecret;
+
 use super::hooks::OrderHooks;
 use super::provider::{PaymentProvider, Sandbox};
+use crate::settings::PaymentSettings;
 use crate::state::AppState;
 
 /// The payment provider, its callback key and where it calls us back.
@@ -23,10 +25,11 @@ pub struct Payments {
 
 impl Payments {
     pub fn from_settings(s: &PaymentSettings, hooks: OrderHooks) -> Self {
-        let secret = if s.provider_secret.is_empty() {
+        let given = s.provider_secret.expose_secret();
+        let secret = if given.is_empty() {
             rand::random::<[u8; 32]>().to_vec()
         } else {
-            s.provider_secret.as_bytes().to_vec()
+            given.as_bytes().to_vec()
         };
         let sandbox = Arc::new(Sandbox::new(secret.clone(), s.sandbox_delay_ms));
         Self {

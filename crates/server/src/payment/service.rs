@@ -13,10 +13,10 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::PaymentSettings;
 use super::provider::{CreatePayment, Notification, RefundRequest, verify};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::settings::PaymentSettings;
 use crate::state::AppState;
 
 /// The visit an order belongs to.
