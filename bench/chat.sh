@@ -40,7 +40,7 @@ wait_port() { # file -> prints host:port once the server logged it
 }
 
 echo "== ihos ($BACKEND): persisted chat, patient <-> doctor"
-IHOS_DATABASE_URL="$URL" IHOS_KEY_FILE="$WORK/ihos.key" IHOS_BLOB_DIR="$WORK/blobs" \
+IHOS_DATABASE_URL="$URL" IHOS_DATA_DIR="$WORK" \
   IHOS_LOG=warn IHOS_MAX_CONNECTIONS=16 "$BIN/ihos" serve --bind 127.0.0.1:0 > "$WORK/ihos.out" 2>&1 &
 PIDS+=($!)
 ADDR="$(wait_port "$WORK/ihos.out")"

@@ -56,6 +56,34 @@ impl ItemKind {
     }
 }
 
+/// What a payment order pays for: one visit of one kind. Payment knows the
+/// kinds, not the capabilities behind them; what happens to a visit when its
+/// order is paid or cancelled is up to hooks registered at assembly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitKind {
+    /// An online consultation with its prescriptions and delivery.
+    Consultation,
+    /// A home-nursing order.
+    Nursing,
+}
+
+impl VisitKind {
+    pub const ALL: [VisitKind; 2] = [VisitKind::Consultation, VisitKind::Nursing];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VisitKind::Consultation => "consultation",
+            VisitKind::Nursing => "nursing",
+        }
+    }
+
+    /// The kind stored with an order; `None` for a kind this build does not know.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// An amount split between the insurer and the patient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Split {
@@ -222,6 +250,14 @@ pub enum CallbackOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visit_kinds_read_back_what_they_write() {
+        for k in VisitKind::ALL {
+            assert_eq!(VisitKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(VisitKind::parse("video"), None);
+    }
 
     #[test]
     fn shares_add_up_to_the_amount_and_the_insurer_never_gets_a_fraction() {

@@ -55,8 +55,11 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut settings = Settings::load(cli.config.as_deref())?;
+    let (mut settings, notes) = Settings::load(cli.config.as_deref())?;
     app::init_logging(&settings.log_format);
+    for note in notes {
+        tracing::warn!("{note}");
+    }
     match cli.command {
         Command::Serve {
             bind,

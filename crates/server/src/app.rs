@@ -13,6 +13,7 @@ use axum::routing::get;
 use ihos_domain::ErrorCode;
 use ihos_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -23,8 +24,8 @@ use utoipa::OpenApi;
 use crate::crypto::Vault;
 use crate::referral;
 use crate::settings::Settings;
-use crate::state::AppState;
-use crate::{consultation, identity, imaging, org, scheduling, web};
+use crate::state::{AppState, Parts};
+use crate::{consultation, identity, imaging, org, portal, scheduling, web};
 use crate::{followup, nursing};
 use crate::{payment, pharmacy};
 
@@ -85,31 +86,51 @@ pub struct ApiDoc;
 /// Open the database, apply migrations and build the shared state.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let key = settings.resolve_data_key()?;
-    let store = Store::connect(&settings.database_url, settings.max_connections).await?;
+    let store = Store::connect(
+        settings.database_url.expose_secret(),
+        settings.max_connections,
+    )
+    .await?;
     store.migrate().await?;
     let drugs = Arc::new(pharmacy::load_catalogue(&settings.pharmacy)?);
-    let payments = Arc::new(payment::Payments::from_settings(&settings.payment));
-    let (booking_lane, booking_batch) = match store.backend() {
-        ihos_store::Backend::Sqlite => (Some(Arc::new(scheduling::lane::Lane::start()?)), None),
-        ihos_store::Backend::Postgres => {
-            let daily_limit = i64::from(settings.scheduling.daily_limit);
-            let batcher = scheduling::batch::Batcher::start(store.clone(), daily_limit);
-            (None, Some(Arc::new(batcher)))
-        }
-    };
+    // What other capabilities do inside payment's transactions.
+    let order_hooks = payment::hooks::OrderHooks::default()
+        .with(pharmacy::payment_hook::PharmacyPayments)
+        .with(nursing::payment_hook::NursingPayments);
+    let parts = Parts::default()
+        .with(payment::Payments::from_settings(
+            &settings.payment,
+            order_hooks,
+        ))
+        .with(scheduling::runtime::Booking::start(
+            &store,
+            settings.scheduling.daily_limit,
+        )?)
+        .with(consultation::chat::ChatHub::start(store.clone()))
+        .with(pharmacy::signature::RxSigner(Box::new(
+            pharmacy::signature::HashSigner,
+        )));
+    let texts = crate::i18n::Texts::new(&[
+        crate::i18n::TEXT,
+        scheduling::TEXT,
+        imaging::TEXT,
+        consultation::TEXT,
+        pharmacy::TEXT,
+        payment::TEXT,
+        referral::TEXT,
+        nursing::TEXT,
+        followup::TEXT,
+    ])
+    .map_err(|e| anyhow::anyhow!(e))?;
     Ok(AppState::new(crate::state::Shared {
-        chat: Arc::new(consultation::chat::ChatHub::start(store.clone())),
+        texts: Arc::new(texts),
         triage: Arc::new(consultation::triage::Triage::load()),
         store,
         vault: Vault::new(&key),
         settings: Arc::new(settings),
         metrics: std::sync::OnceLock::new(),
-        booking_gate: Arc::default(),
-        booking_lane,
-        booking_batch,
         drugs,
-        rx_signer: Arc::new(pharmacy::signature::HashSigner),
-        payments,
+        parts,
     }))
 }
 
@@ -139,6 +160,7 @@ pub fn router(state: AppState) -> Router {
     let limited = Router::new()
         .merge(api)
         .merge(web::router())
+        .merge(portal::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -301,21 +323,18 @@ pub async fn serve_on(
     let addr = listener.local_addr()?;
     // Chat sockets close when shutdown starts, so the drain does not wait on
     // them; the booking writers give their connections back.
-    let chat = state.chat.clone();
-    let booking_batch = state.booking_batch.clone();
+    let on_shutdown = state.clone();
     let shutdown = async move {
         shutdown.await;
-        chat.shutdown();
-        if let Some(batch) = booking_batch {
-            batch.shutdown();
-        }
+        consultation::chat::hub(&on_shutdown).shutdown();
+        scheduling::runtime::booking(&on_shutdown).shutdown();
     };
     // Tests and scripts read this line to find the port.
     println!("ihos listening on http://{addr}");
     tracing::info!(%addr, backend = ?state.store.backend(), "listening");
     let store = state.store.clone();
     let jobs = consultation::expire_job::spawn(state.clone());
-    state.payments.bind_callback_base(addr);
+    payment::payments(&state).bind_callback_base(addr);
     let payment_jobs = payment::timeout_job::spawn(state.clone());
     let referral_jobs = referral::overdue_job::spawn(state.clone());
     let followup_jobs = followup::jobs::spawn(state.clone());

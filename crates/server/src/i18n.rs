@@ -1,5 +1,9 @@
 //! User-interface text: Simplified Chinese by default, English on request.
-//! Error codes carry their own texts ([`ErrorCode`]); pages get both.
+//! Error codes carry their own texts ([`ErrorCode`]); the assembled texts
+//! hold them too, so pages and scripts explain any API error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use ihos_domain::ErrorCode;
 
@@ -20,15 +24,6 @@ impl Lang {
         }
     }
 
-    /// The text for `key`: a UI key, or an error code.
-    pub fn t(self, key: &str) -> &'static str {
-        all_text()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, zh, en)| if self == Lang::En { *en } else { *zh })
-            .or_else(|| ErrorCode::parse(key).map(|c| self.error(c)))
-            .unwrap_or("?")
-    }
-
     /// What an error code means, in this language.
     pub fn error(self, code: ErrorCode) -> &'static str {
         match self {
@@ -38,25 +33,90 @@ impl Lang {
     }
 }
 
-/// Every capability module with UI text contributes its own table here.
-const TABLES: &[&[(&str, &str, &str)]] = &[
-    TEXT,
-    crate::scheduling::TEXT,
-    crate::imaging::TEXT,
-    crate::consultation::TEXT,
-    crate::pharmacy::TEXT,
-    crate::payment::TEXT,
-    crate::referral::TEXT,
-    crate::nursing::TEXT,
-    crate::followup::TEXT,
-];
+/// (key, 中文, English) rows of one table.
+pub type Table = &'static [(&'static str, &'static str, &'static str)];
 
-fn all_text() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
-    TABLES.iter().flat_map(|t| t.iter())
+/// Every text of the user interface, assembled at start (`app.rs`) from the
+/// kit's table and each capability's, so this module knows none of them.
+pub struct Texts {
+    by_key: HashMap<&'static str, (&'static str, &'static str)>,
+    /// All texts as one JSON object per language, for the page script.
+    json_zh: Arc<str>,
+    json_en: Arc<str>,
 }
 
-/// (key, 中文, English). Error codes double as keys so the UI can explain
-/// any API error in the user's language.
+impl Texts {
+    /// Every error code's texts and the tables' keys. Refuses a key that
+    /// two tables (or one table twice) define, and a table key that is an
+    /// error code (its texts live in [`ErrorCode`] only).
+    pub fn new(tables: &[Table]) -> Result<Texts, String> {
+        let mut by_key: HashMap<&'static str, (&'static str, &'static str)> = ErrorCode::ALL
+            .iter()
+            .map(|c| (c.as_str(), (c.zh(), c.en())))
+            .collect();
+        for (key, zh, en) in tables.iter().flat_map(|t| t.iter()) {
+            if ErrorCode::parse(key).is_some() {
+                return Err(format!(
+                    "the text key {key} is an error code; its texts are in ErrorCode"
+                ));
+            }
+            if by_key.insert(*key, (*zh, *en)).is_some() {
+                return Err(format!("the text key {key} is defined twice"));
+            }
+        }
+        let json = |pick: fn(&(&'static str, &'static str)) -> &'static str| -> Arc<str> {
+            let map: serde_json::Map<String, serde_json::Value> = by_key
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), serde_json::Value::from(pick(v))))
+                .collect();
+            serde_json::Value::Object(map).to_string().into()
+        };
+        Ok(Texts {
+            json_zh: json(|v| v.0),
+            json_en: json(|v| v.1),
+            by_key,
+        })
+    }
+
+    /// The text of `key`, or "?" so a missing one shows on the page.
+    pub fn t(&self, lang: Lang, key: &str) -> &'static str {
+        self.by_key
+            .get(key)
+            .map_or("?", |(zh, en)| if lang == Lang::En { en } else { zh })
+    }
+
+    pub fn json(&self, lang: Lang) -> Arc<str> {
+        if lang == Lang::En {
+            self.json_en.clone()
+        } else {
+            self.json_zh.clone()
+        }
+    }
+}
+
+/// A language with the texts to speak it: what pages translate with.
+#[derive(Clone)]
+pub struct Tr {
+    pub lang: Lang,
+    texts: Arc<Texts>,
+}
+
+impl Tr {
+    pub fn new(lang: Lang, texts: Arc<Texts>) -> Tr {
+        Tr { lang, texts }
+    }
+
+    pub fn t(&self, key: &str) -> &'static str {
+        self.texts.t(self.lang, key)
+    }
+
+    pub fn json(&self) -> Arc<str> {
+        self.texts.json(self.lang)
+    }
+}
+
+/// (key, 中文, English) of the kit's pages. Error codes are not keys here:
+/// [`Texts::new`] adds them from [`ErrorCode`].
 pub const TEXT: &[(&str, &str, &str)] = &[
     ("app_name", "ihos 互联网医院", "ihos Internet Hospital"),
     (
@@ -178,51 +238,44 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The texts for the page script: every UI key and every error code, so a
-/// script shows any API error as `texts[body.error]`.
-pub fn error_texts(lang: Lang) -> String {
-    let map: serde_json::Map<String, serde_json::Value> = all_text()
-        .map(|(k, zh, en)| (*k, if lang == Lang::En { *en } else { *zh }))
-        .chain(ErrorCode::ALL.iter().map(|c| (c.as_str(), lang.error(*c))))
-        .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
-        .collect();
-    serde_json::Value::Object(map).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_unique_and_fall_back_visibly() {
-        let mut keys: Vec<_> = all_text().map(|t| t.0).collect();
-        keys.sort_unstable();
-        let n = keys.len();
-        keys.dedup();
-        assert_eq!(keys.len(), n, "duplicate i18n key");
-        // An error code's texts live in ErrorCode only.
-        let clash: Vec<_> = keys
-            .iter()
-            .filter(|k| ErrorCode::parse(k).is_some())
-            .collect();
-        assert!(clash.is_empty(), "UI keys that are error codes: {clash:?}");
-        assert_eq!(Lang::Zh.t("login"), "登录");
-        assert_eq!(Lang::En.t("login"), "Log in");
-        assert_eq!(Lang::Zh.t("no-such-key"), "?");
-        assert_eq!(
-            Lang::En.t("slot_unavailable"),
-            ErrorCode::SlotUnavailable.en()
-        );
+    fn texts_are_found_by_key_and_fall_back_visibly() {
+        let texts = Texts::new(&[TEXT]).unwrap();
+        assert_eq!(texts.t(Lang::Zh, "login"), "登录");
+        assert_eq!(texts.t(Lang::En, "login"), "Log in");
+        assert_eq!(texts.t(Lang::Zh, "no-such-key"), "?");
+        assert!(texts.json(Lang::En).contains("\"login\":\"Log in\""));
     }
 
     #[test]
-    fn the_page_texts_hold_every_error_code_in_the_page_language() {
+    fn a_key_defined_twice_is_refused() {
+        const A: Table = &[("k", "一", "one")];
+        const B: Table = &[("k", "二", "two")];
+        let refused = Texts::new(&[A, B]).err().unwrap_or_default();
+        assert!(refused.contains("text key k"), "{refused}");
+    }
+
+    #[test]
+    fn a_table_key_that_is_an_error_code_is_refused() {
+        const A: Table = &[("slot_unavailable", "满", "full")];
+        let refused = Texts::new(&[A]).err().unwrap_or_default();
+        assert!(refused.contains("slot_unavailable"), "{refused}");
+    }
+
+    #[test]
+    fn the_texts_hold_every_error_code_in_each_language() {
+        let texts = Texts::new(&[TEXT]).unwrap();
         for lang in [Lang::Zh, Lang::En] {
-            let texts: serde_json::Value = serde_json::from_str(&error_texts(lang)).unwrap();
+            let json: serde_json::Value = serde_json::from_str(&texts.json(lang)).unwrap();
             for c in ErrorCode::ALL {
-                assert_eq!(texts[c.as_str()], lang.error(*c), "{c} in {lang:?}");
+                assert_eq!(json[c.as_str()], lang.error(*c), "{c} in {lang:?}");
+                assert_eq!(texts.t(lang, c.as_str()), lang.error(*c));
             }
-            assert_eq!(texts["login"], lang.t("login"));
+            assert_eq!(json["login"], texts.t(lang, "login"));
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod nursing;
 pub mod org;
 pub mod payment;
 pub mod pharmacy;
+pub mod portal;
 pub mod referral;
 pub mod scheduling;
 pub mod settings;

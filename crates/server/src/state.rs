@@ -1,3 +1,4 @@
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use ihos_store::Store;
@@ -33,20 +34,64 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     /// Set once at start when the Prometheus recorder is installed.
     pub metrics: std::sync::OnceLock<PrometheusHandle>,
-    /// In-process admission gate for bookings (a hint; the database decides).
-    pub booking_gate: Arc<crate::scheduling::gate::Gate>,
-    /// On SQLite, the thread booking transactions run on (see `scheduling::lane`).
-    pub booking_lane: Option<Arc<crate::scheduling::lane::Lane>>,
-    /// On PostgreSQL, group commit for bookings (see `scheduling::batch`).
-    pub booking_batch: Option<Arc<crate::scheduling::batch::Batcher>>,
-    /// Chat fan-out and the batching message writer.
-    pub chat: Arc<crate::consultation::chat::ChatHub>,
+    /// Every text of the user interface, in both languages.
+    pub texts: Arc<crate::i18n::Texts>,
     /// Complaint-to-department suggestions (jieba segmentation, loaded once).
     pub triage: Arc<crate::consultation::triage::Triage>,
     /// The drug catalogue, loaded and validated at start.
     pub drugs: Arc<ihos_domain::pharmacy::Catalogue>,
-    /// The prescriber's electronic-signature hook.
-    pub rx_signer: Arc<dyn crate::pharmacy::signature::Signer>,
-    /// The payment provider and its callback address.
-    pub payments: Arc<crate::payment::Payments>,
+    /// Each capability's runtime parts, put in at assembly.
+    pub parts: Parts,
+}
+
+impl Shared {
+    /// A capability's own runtime part (its admission gate, chat hub,
+    /// payment provider ...). Assembly (`app.rs`) puts every part in before
+    /// anything is served, so a missing part is a bug there, and every API
+    /// test would meet it.
+    pub fn part<T: Any + Send + Sync>(&self) -> &T {
+        match self.parts.get::<T>() {
+            Some(part) => part,
+            None => panic!("{} was not assembled in app.rs", std::any::type_name::<T>()),
+        }
+    }
+}
+
+/// The runtime parts of the capabilities, by type. The kit does not know
+/// their types, so capabilities depend on the kit and never the other way
+/// round. A handful of entries: a linear search beats hashing.
+#[derive(Default)]
+pub struct Parts(Vec<(TypeId, Box<dyn Any + Send + Sync>)>);
+
+impl Parts {
+    pub fn with<T: Any + Send + Sync>(mut self, part: T) -> Self {
+        self.0.retain(|(id, _)| *id != TypeId::of::<T>());
+        self.0.push((TypeId::of::<T>(), Box::new(part)));
+        self
+    }
+
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.0
+            .iter()
+            .find(|(id, _)| *id == TypeId::of::<T>())
+            .and_then(|(_, part)| part.downcast_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Parts;
+
+    #[test]
+    fn a_part_is_found_by_its_type_and_replaced_by_a_second_of_that_type() {
+        struct Gate(u32);
+        struct Hub(&'static str);
+        let parts = Parts::default()
+            .with(Gate(1))
+            .with(Hub("chat"))
+            .with(Gate(2));
+        assert_eq!(parts.get::<Gate>().map(|g| g.0), Some(2));
+        assert_eq!(parts.get::<Hub>().map(|h| h.0), Some("chat"));
+        assert!(parts.get::<String>().is_none());
+    }
 }

@@ -17,62 +17,47 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use clap::Parser;
 use ihos_server::imaging::dicom::{Synth, new_uid, synth_ct};
 use ihos_server::{AppState, Settings};
 
-#[derive(Debug, Clone)]
+/// Cloud imaging benchmark: STOW-RS ingest and WADO-RS metadata latency,
+/// ihos beside Orthanc, and ingest from an empty store up to a large one
+/// (127.0.0.1 only).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "imaging")]
 struct Opts {
+    /// Instances sent in the side-by-side comparison.
+    #[arg(long, default_value_t = 3000)]
     instances: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 5)]
     clients: usize,
+    /// Rows and columns of each synthetic CT image.
+    #[arg(long, default_value_t = 128)]
     size: u16,
+    /// Instances per study.
+    #[arg(long, default_value_t = 20)]
     per_study: usize,
+    /// Study-metadata requests measured.
+    #[arg(long, default_value_t = 1000)]
     meta: usize,
+    /// Fill ihos alone up to this many instances (0: skip).
+    #[arg(long, default_value_t = 0)]
     fill: usize,
+    /// Instances per measured window while filling.
+    #[arg(long, default_value_t = 5000)]
     window: usize,
+    /// Run ihos only.
+    #[arg(long)]
     skip_orthanc: bool,
+    /// Stop filling after this many minutes.
+    #[arg(long, default_value_t = 25)]
     minutes: u64,
 }
 
 fn opts() -> anyhow::Result<Opts> {
-    let mut o = Opts {
-        instances: 3000,
-        clients: 5,
-        size: 128,
-        per_study: 20,
-        meta: 1000,
-        fill: 0,
-        window: 5000,
-        skip_orthanc: false,
-        minutes: 25,
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let val = |i: usize| -> anyhow::Result<usize> {
-            args.get(i + 1)
-                .context("missing value")?
-                .parse()
-                .context("not a number")
-        };
-        match args[i].as_str() {
-            "--instances" => o.instances = val(i)?,
-            "--clients" => o.clients = val(i)?,
-            "--size" => o.size = val(i)? as u16,
-            "--per-study" => o.per_study = val(i)?,
-            "--meta" => o.meta = val(i)?,
-            "--fill" => o.fill = val(i)?,
-            "--window" => o.window = val(i)?,
-            "--minutes" => o.minutes = val(i)? as u64,
-            "--skip-orthanc" => {
-                o.skip_orthanc = true;
-                i += 1;
-                continue;
-            }
-            other => bail!("unknown option {other}"),
-        }
-        i += 2;
-    }
-    Ok(o)
+    Ok(Opts::parse())
 }
 
 /// A template instance with fixed-length UIDs, patched per instance (cheap:
@@ -278,10 +263,10 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 /// ihos on its own runtime (2 workers), over SQLite in a temp dir.
 async fn start_ihos(dir: &std::path::Path) -> anyhow::Result<(Target, AppState)> {
     let settings = Settings {
-        database_url: format!("sqlite://{}/ihos.db", dir.display()),
+        database_url: format!("sqlite://{}/ihos.db", dir.display()).into(),
         bind: "127.0.0.1:0".into(),
-        data_key: "42".repeat(32),
-        key_file: dir.join("ihos.key"),
+        data_key: "42".repeat(32).into(),
+        key_file: Some(dir.join("ihos.key")),
         data_dir: dir.join("data"),
         max_connections: 16,
         ..Settings::default()

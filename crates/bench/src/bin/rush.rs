@@ -20,11 +20,47 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use chrono::Duration as Days;
+use clap::Parser;
 use ihos_domain::scheduling::local_date;
 use ihos_server::Settings;
 use ihos_store::{AnyConnection, new_id, now_ms};
 use serde_json::{Value, json};
 use sqlx::migrate::MigrateDatabase;
+
+/// The 07:00 registration rush against a real ihos server, on SQLite and on
+/// PostgreSQL (127.0.0.1 only).
+#[derive(Parser)]
+#[command(name = "rush")]
+struct Cli {
+    /// PostgreSQL server to run on (a fresh database is created there).
+    #[arg(
+        long,
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        conflicts_with = "no_pg"
+    )]
+    pg: String,
+    /// Run on SQLite only.
+    #[arg(long)]
+    no_pg: bool,
+    /// Booking attempts per run.
+    #[arg(long, default_value_t = 10_000)]
+    attempts: usize,
+    /// Concurrent clients, one run each (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 64])]
+    clients: Vec<usize>,
+    /// Slots of the one popular expert.
+    #[arg(long, default_value_t = 200)]
+    slots: usize,
+    /// Seats per slot.
+    #[arg(long, default_value_t = 1)]
+    capacity: usize,
+    /// Run on PostgreSQL only.
+    #[arg(long)]
+    skip_sqlite: bool,
+    /// Database connections of the server (default: 8 on SQLite, 32 on PostgreSQL).
+    #[arg(long)]
+    pool: Option<u32>,
+}
 
 struct Args {
     pg: Option<String>,
@@ -38,30 +74,16 @@ struct Args {
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut a = Args {
-        pg: Some("postgres://postgres@127.0.0.1:5432/postgres".into()),
-        attempts: 10_000,
-        clients: vec![8, 64],
-        slots: 200,
-        capacity: 1,
-        sqlite: true,
-        pool: None,
+    let cli = Cli::parse();
+    let a = Args {
+        pg: (!cli.no_pg).then_some(cli.pg),
+        attempts: cli.attempts,
+        clients: cli.clients,
+        slots: cli.slots,
+        capacity: cli.capacity,
+        sqlite: !cli.skip_sqlite,
+        pool: cli.pool,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let mut v = || it.next().context("missing value");
-        match k.as_str() {
-            "--pg" => a.pg = Some(v()?),
-            "--no-pg" => a.pg = None,
-            "--attempts" => a.attempts = v()?.parse()?,
-            "--clients" => a.clients = v()?.split(',').map(str::parse).collect::<Result<_, _>>()?,
-            "--slots" => a.slots = v()?.parse()?,
-            "--capacity" => a.capacity = v()?.parse()?,
-            "--skip-sqlite" => a.sqlite = false,
-            "--pool" => a.pool = Some(v()?.parse()?),
-            other => bail!("unknown argument {other}"),
-        }
-    }
     if let Some(pg) = &a.pg
         && !(pg.contains("@127.0.0.1") || pg.contains("@localhost"))
     {
@@ -221,9 +243,9 @@ struct Server {
 
 async fn start(database_url: String, dir: tempfile::TempDir, pool: u32) -> anyhow::Result<Server> {
     let settings = Settings {
-        database_url,
+        database_url: database_url.into(),
         bind: "127.0.0.1:0".into(),
-        data_key: "42".repeat(32),
+        data_key: "42".repeat(32).into(),
         max_connections: pool,
         ..Settings::default()
     };

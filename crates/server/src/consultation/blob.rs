@@ -1,13 +1,16 @@
-//! Local blob store for pictures and records: files under the configured
-//! blob directory, written to a temporary name and renamed so a crash never
-//! leaves half a file under a real key. (object_store would add S3 later;
-//! the key layout stays the same.)
+//! Local blob store for pictures and records: files under
+//! `<data_dir>/blobs/attachments/`, written to a temporary name and renamed
+//! so a crash never leaves half a file under a real key. Keys are relative
+//! to the blob root; keys written before the move (no `attachments/`
+//! prefix) are read where they were (`Settings::attachment_root`).
+//! (object_store would add S3 later; the key layout stays the same.)
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
+use crate::settings::{ATTACHMENTS_PREFIX, Settings};
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -26,10 +29,10 @@ fn path_of(dir: &Path, key: &str) -> ApiResult<PathBuf> {
 }
 
 /// Store `bytes` under a key derived from `id`; answers the key.
-pub async fn put(dir: &Path, id: &str, bytes: &[u8]) -> ApiResult<String> {
+pub async fn put(settings: &Settings, id: &str, bytes: &[u8]) -> ApiResult<String> {
     let shard: String = id.chars().rev().take(2).collect();
-    let key = format!("{shard}/{id}");
-    let path = path_of(dir, &key)?;
+    let key = format!("{ATTACHMENTS_PREFIX}{shard}/{id}");
+    let path = path_of(&settings.attachment_root(&key), &key)?;
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent)
             .await
@@ -45,8 +48,8 @@ pub async fn put(dir: &Path, id: &str, bytes: &[u8]) -> ApiResult<String> {
     Ok(key)
 }
 
-pub async fn get(dir: &Path, key: &str) -> ApiResult<Vec<u8>> {
-    tokio::fs::read(path_of(dir, key)?)
+pub async fn get(settings: &Settings, key: &str) -> ApiResult<Vec<u8>> {
+    tokio::fs::read(path_of(&settings.attachment_root(key), key)?)
         .await
         .map_err(ApiError::internal)
 }

@@ -268,3 +268,8 @@ async fn write_one(store: &Store, msg: &NewMessage) -> StoreResult<Appended> {
     tx.commit().await?;
     Ok(r)
 }
+
+/// This server's chat hub (a part of the state, built at assembly).
+pub fn hub(state: &crate::state::AppState) -> &ChatHub {
+    state.part::<ChatHub>()
+}

@@ -83,8 +83,7 @@ pub async fn load(state: &AppState) -> ApiResult<()> {
         (&patient, "patient", "药按时吃，晚饭后散步半小时。"),
     ];
     for (i, (who, role, text)) in lines.into_iter().enumerate() {
-        state
-            .chat
+        super::chat::hub(state)
             .submit(NewMessage {
                 consultation_id: c.id.clone(),
                 sender_id: who.account_id.clone(),

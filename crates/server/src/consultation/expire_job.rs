@@ -45,8 +45,9 @@ pub async fn run_once(state: &AppState, now: i64) -> ApiResult<usize> {
             cstore::restore_subscription(&mut tx, sub).await?;
         }
         let pending_refund = match crate::payment::service::withdraw_visit_in(
+            state,
             &mut tx,
-            "consultation",
+            ihos_domain::payment::VisitKind::Consultation,
             &row.id,
             "the doctor did not answer in time",
             now,

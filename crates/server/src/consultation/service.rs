@@ -15,6 +15,7 @@ use ihos_domain::consultation::{
 };
 use ihos_domain::identity::age_on;
 use ihos_domain::parse_date;
+use ihos_domain::payment::VisitKind;
 use ihos_store::consultation::{
     self as cstore, Appended, AttachmentRow, ConsultationRow, MessageRow, NewConsultation,
     NewMessage, PackageRow, ReviewRow, StatusChange, SubscriptionRow,
@@ -511,6 +512,7 @@ fn patient_side_recipient(row: &ConsultationRow) -> Option<&str> {
 /// cancel (or refund in full) the visit's payment order. Answers the refund
 /// to send to the provider after commit.
 async fn refund(
+    state: &AppState,
     conn: &mut AnyConnection,
     row: &ConsultationRow,
     now: i64,
@@ -519,8 +521,9 @@ async fn refund(
         cstore::restore_subscription(conn, sub).await?;
     }
     let pending = crate::payment::service::withdraw_visit_in(
+        state,
         conn,
-        "consultation",
+        VisitKind::Consultation,
         &row.id,
         "the consultation ended before care",
         now,
@@ -746,9 +749,7 @@ async fn apply(
 
 pub fn publish_status(state: &AppState, id: &str, status: Status) {
     let json = json!({"type": "status", "status": status.as_str()}).to_string();
-    state
-        .chat
-        .publish(id, RoomEvent::Status { json: json.into() });
+    super::chat::hub(state).publish(id, RoomEvent::Status { json: json.into() });
 }
 
 async fn finish(
@@ -892,7 +893,7 @@ pub async fn act(
     };
     let to = apply(&mut tx, &row, action, now, &ch).await?;
     let pending_refund = if refunds {
-        refund(&mut tx, &row, now).await?
+        refund(state, &mut tx, &row, now).await?
     } else {
         None
     };
@@ -1242,7 +1243,7 @@ pub async fn send(
         attachment_id,
         created_at: now_ms(),
     };
-    match state.chat.submit(msg).await? {
+    match super::chat::hub(state).submit(msg).await? {
         Appended::New(m) => Ok((m, true)),
         Appended::Repeat(m) => Ok((m, false)),
         Appended::Closed => Err(ApiError::conflict(
@@ -1284,7 +1285,7 @@ pub async fn upload(
     }
     let mime = rules::sniff_picture(content_type, bytes)?;
     let id = new_id();
-    let key = super::blob::put(&state.settings.blob_dir, &id, bytes).await?;
+    let key = super::blob::put(&state.settings, &id, bytes).await?;
     let row = AttachmentRow {
         id: id.clone(),
         consultation_id: consultation_id.map(str::to_string),
@@ -1330,7 +1331,7 @@ pub async fn download(
         Some(&row.org_id),
     )
     .await?;
-    let bytes = super::blob::get(&state.settings.blob_dir, &a.blob_key).await?;
+    let bytes = super::blob::get(&state.settings, &a.blob_key).await?;
     Ok((a.mime, bytes))
 }
 

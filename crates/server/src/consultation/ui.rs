@@ -57,7 +57,7 @@ async fn list_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -109,7 +109,7 @@ async fn list_page(
     }
     render(
         &ListPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             rows,
             doctors,
             people,
@@ -136,7 +136,7 @@ async fn chat_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -147,7 +147,7 @@ async fn chat_page(
     let c = service::get(&state, &caller, &id).await?;
     render(
         &ChatPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             created: shanghai_time(c.created_at),
             open: matches!(c.status.as_str(), "accepted" | "in_progress"),
             c,
@@ -175,14 +175,14 @@ async fn workbench_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
     let queue = service::queue(&state, &caller).await?;
     render(
         &WorkbenchPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             queue,
         },
         &lang,

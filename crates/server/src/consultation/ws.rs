@@ -54,9 +54,9 @@ pub async fn run(
 ) {
     let (mut sink, mut stream) = socket.split();
     let (out, mut out_rx) = mpsc::channel::<Message>(512);
-    let mut closing = state.chat.closing();
+    let mut closing = super::chat::hub(&state).closing();
     // Subscribe before reading the backlog so nothing falls between the two.
-    let room = state.chat.subscribe(&row.id);
+    let room = super::chat::hub(&state).subscribe(&row.id);
     let writer = tokio::spawn(async move {
         // Frames queued together go out in one write.
         'frames: while let Some(m) = out_rx.recv().await {

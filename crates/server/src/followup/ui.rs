@@ -15,7 +15,7 @@ use ihos_store::now_ms;
 use super::service::{self, AlertView, FigureView, PlanView, TaskView, TemplateView};
 use crate::auth::MaybeCaller;
 use crate::error::ApiResult;
-use crate::i18n::Lang;
+use crate::i18n::Tr;
 use crate::state::AppState;
 use crate::web::{Frame, LangQuery, page_lang, render, shanghai_time};
 
@@ -35,7 +35,7 @@ pub struct TaskLine {
     pub flag: &'static str,
 }
 
-fn result_text(lang: Lang, t: &TaskView) -> String {
+fn result_text(lang: &Tr, t: &TaskView) -> String {
     let Some(r) = &t.result else {
         return String::new();
     };
@@ -70,7 +70,7 @@ fn result_text(lang: Lang, t: &TaskView) -> String {
     }
 }
 
-fn task_line(lang: Lang, t: TaskView, now: i64) -> TaskLine {
+fn task_line(lang: &Tr, t: TaskView, now: i64) -> TaskLine {
     TaskLine {
         due: shanghai_time(t.due_at),
         kind: lang.t(&format!("fu_kind_{}", t.kind)),
@@ -106,7 +106,7 @@ async fn patient_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -114,7 +114,7 @@ async fn patient_page(
         return Ok(Redirect::to("/followup/doctor").into_response());
     }
     let now = now_ms();
-    let l = lang.lang;
+    let l = &lang.tr;
     let plans = service::mine(&state, &caller)
         .await?
         .into_iter()
@@ -192,14 +192,14 @@ async fn doctor_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
     if !caller.has(Role::Doctor) {
         return Ok(Redirect::to("/followup").into_response());
     }
-    let l = lang.lang;
+    let l = &lang.tr;
     let patients = {
         let mut c = state.store.conn().await?;
         ihos_store::followup::patients_in_care(&mut c, &caller.account_id, now_ms()).await?

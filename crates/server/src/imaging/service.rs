@@ -51,7 +51,7 @@ impl Reader {
 }
 
 pub fn blobs(state: &AppState) -> super::blob::Blobs {
-    super::blob::Blobs::new(state.settings.data_dir.join("blobs"))
+    super::blob::Blobs::new(state.settings.blob_root())
 }
 
 // ---------------------------------------------------------------- STOW-RS

@@ -27,6 +27,7 @@ struct ListPage {
 }
 
 async fn list_page(
+    State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
@@ -34,10 +35,10 @@ async fn list_page(
     if caller.is_none() {
         return Ok(Redirect::to("/login").into_response());
     }
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     render(
         &ListPage {
-            f: Frame::new(lang.lang, caller.as_ref()),
+            f: Frame::new(&lang.tr, caller.as_ref()),
         },
         &lang,
     )
@@ -57,12 +58,13 @@ struct ViewerPage {
 }
 
 async fn viewer_page(
+    State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(study): Path<String>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let can_share = caller
         .as_ref()
         .is_some_and(|c| c.has(ihos_domain::Role::Patient));
@@ -71,7 +73,7 @@ async fn viewer_page(
         .is_some_and(|c| c.has(ihos_domain::Role::Doctor));
     render(
         &ViewerPage {
-            f: Frame::new(lang.lang, caller.as_ref()),
+            f: Frame::new(&lang.tr, caller.as_ref()),
             study_uid: study,
             token: String::new(),
             can_share,
@@ -82,16 +84,17 @@ async fn viewer_page(
 }
 
 async fn open_page(
+    State(state): State<AppState>,
     State(_state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(token): Path<String>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     render(
         &ViewerPage {
-            f: Frame::new(lang.lang, caller.as_ref()),
+            f: Frame::new(&lang.tr, caller.as_ref()),
             study_uid: String::new(),
             token,
             can_share: false,

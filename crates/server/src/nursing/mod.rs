@@ -4,6 +4,7 @@
 //! the use cases in `service`.
 
 pub mod demo;
+pub mod payment_hook;
 pub mod service;
 pub mod ui;
 

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use ihos_domain::ErrorCode;
 use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::nursing::{self as rules, Action, Location, ServiceSpec, Status};
+use ihos_domain::payment::VisitKind;
 use ihos_domain::{DomainError, Role, Title, parse_date};
 use ihos_store::consultation::outbox;
 use ihos_store::nursing::{
@@ -943,7 +944,7 @@ pub async fn order(
             &mut tx,
             &state.settings.payment,
             crate::payment::service::Visit {
-                kind: "nursing",
+                kind: VisitKind::Nursing,
                 id: &id,
                 patient_id: &row.patient_id,
                 org_id: &row.org_id,
@@ -1241,8 +1242,15 @@ pub async fn cancel(
         now,
     )
     .await?;
-    let refund =
-        crate::payment::service::withdraw_visit_in(&mut tx, "nursing", id, &reason, now).await?;
+    let refund = crate::payment::service::withdraw_visit_in(
+        state,
+        &mut tx,
+        VisitKind::Nursing,
+        id,
+        &reason,
+        now,
+    )
+    .await?;
     if let Some(r) = &refund {
         outbox(
             &mut tx,

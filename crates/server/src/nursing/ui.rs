@@ -12,11 +12,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use ihos_domain::Role;
 use ihos_domain::nursing::{QUALIFICATIONS, SAFETY_KINDS};
+use ihos_domain::payment::VisitKind;
 
 use super::service::{self, OrderRecord, OrderView, ServiceView};
 use crate::auth::MaybeCaller;
 use crate::error::ApiResult;
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Tr};
 use crate::identity::service as id_service;
 use crate::scheduling::pages::yuan;
 use crate::state::AppState;
@@ -38,7 +39,7 @@ pub struct OrderLine {
     pub fee: String,
 }
 
-fn line(lang: Lang, o: OrderView) -> OrderLine {
+fn line(lang: &Tr, o: OrderView) -> OrderLine {
     OrderLine {
         status: lang.t(&format!("nur_st_{}", o.status)),
         window: format!(
@@ -60,11 +61,11 @@ pub struct ServiceLine {
     pub needs: String,
 }
 
-fn qualification_label(lang: Lang, code: &str) -> &'static str {
+fn qualification_label(lang: &Tr, code: &str) -> &'static str {
     QUALIFICATIONS
         .iter()
         .find(|q| q.0 == code)
-        .map_or("", |q| if lang == Lang::En { q.2 } else { q.1 })
+        .map_or("", |q| if lang.lang == Lang::En { q.2 } else { q.1 })
 }
 
 pub struct PersonOption {
@@ -87,7 +88,7 @@ async fn patient_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -101,12 +102,12 @@ async fn patient_page(
             fee: yuan(&s.fee_fen),
             needs: format!(
                 "{}{}",
-                lang.lang
+                lang.tr
                     .t("nur_years_at_least")
                     .replace("{n}", &s.min_years.to_string()),
                 s.required_qualification
                     .as_deref()
-                    .map(|q| format!(" · {}", qualification_label(lang.lang, q)))
+                    .map(|q| format!(" · {}", qualification_label(&lang.tr, q)))
                     .unwrap_or_default()
             ),
             s,
@@ -127,11 +128,11 @@ async fn patient_page(
     let orders = service::mine(&state, &caller)
         .await?
         .into_iter()
-        .map(|o| line(lang.lang, o))
+        .map(|o| line(&lang.tr, o))
         .collect();
     render(
         &PatientPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             services,
             people,
             orders,
@@ -153,7 +154,7 @@ async fn pay_page(
     if record.viewer != "patient" {
         return Err(crate::error::ApiError::not_found());
     }
-    let order = crate::payment::service::order_of_visit(&state, "nursing", &id)
+    let order = crate::payment::service::order_of_visit(&state, VisitKind::Nursing, &id)
         .await?
         .ok_or_else(crate::error::ApiError::not_found)?;
     Ok(Redirect::to(&format!("/orders/{}", order.id)).into_response())
@@ -187,12 +188,12 @@ async fn order_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
     let mut r = service::get(&state, &caller, &id).await?;
-    let l = lang.lang;
+    let l = &lang.tr;
     let events = r
         .events
         .drain(..)
@@ -272,11 +273,11 @@ async fn work_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let l = lang.lang;
+    let l = &lang.tr;
     let is_nurse = caller.has(Role::Nurse);
     let assigned = if is_nurse {
         service::nurse_orders(&state, &caller)
@@ -343,7 +344,7 @@ async fn work_page(
                     quals: QUALIFICATIONS
                         .iter()
                         .map(|q| {
-                            let label = if l == Lang::En { q.2 } else { q.1 };
+                            let label = if l.lang == Lang::En { q.2 } else { q.1 };
                             (q.0, label, n.qualifications.iter().any(|h| h == q.0))
                         })
                         .collect(),
@@ -375,7 +376,7 @@ async fn work_page(
             assess_orgs,
             qualifications: QUALIFICATIONS
                 .iter()
-                .map(|q| (q.0, if l == Lang::En { q.2 } else { q.1 }))
+                .map(|q| (q.0, if l.lang == Lang::En { q.2 } else { q.1 }))
                 .collect(),
         },
         &lang,

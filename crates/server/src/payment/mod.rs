@@ -11,7 +11,7 @@
 //! ```ignore
 //! use crate::payment::service::{open_or_extend_order, OrderItemInput, Visit};
 //! use ihos_domain::payment::ItemKind;
-//! let order = open_or_extend_order(&state, Visit { kind: "nursing", id: &order_id,
+//! let order = open_or_extend_order(&state, Visit { kind: VisitKind::Nursing, id: &order_id,
 //!     patient_id: &patient_id, org_id: &org_id },
 //!     &[OrderItemInput { kind: ItemKind::NursingService, ref_id: service_id,
 //!        description: "PICC 维护".into(), quantity: 1, unit_price_fen: 12000,
@@ -22,20 +22,19 @@
 //! are accepted only before payment starts; afterwards the call fails with
 //! `pay_order_locked`. The patient pays the whole order once at
 //! `/orders/{id}`. To learn that it was paid, either call
-//! `service::is_paid(&state, kind, id)`, or consume the outbox topic
+//! `service::is_paid(&state, VisitKind::Nursing, id)`, or consume the outbox topic
 //! `payment.paid` (payload `{order_id, visit_kind, visit_id}`), written in
 //! the same transaction that marks the order paid.
 //!
 //! Money is integer fen. The insurance share of each item is rounded down
 //! to the fen; the patient pays the rest (see `ihos_domain::payment`).
 
+pub mod hooks;
 pub mod provider;
+pub mod runtime;
 pub mod service;
 pub mod timeout_job;
 pub mod ui;
-
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -48,131 +47,10 @@ use crate::auth::Caller;
 use crate::error::{ApiResult, ErrorBody};
 use crate::json::Json;
 use crate::state::AppState;
-use provider::{PaymentProvider, Sandbox};
 use service::{CallbackAnswer, OrderView, PayStarted};
 
+pub use runtime::{Payments, payments};
 pub use ui::TEXT;
-
-/// Settings `[payment]`.
-#[derive(Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PaymentSettings {
-    /// Unpaid orders close after this many minutes (the timeout job).
-    pub order_timeout_minutes: i64,
-    /// A started payment without a callback is given up after this many minutes.
-    pub payment_timeout_minutes: i64,
-    /// The key that signs provider callbacks (HMAC-SHA256). Empty: a random
-    /// key per process (fine for the sandbox).
-    pub provider_secret: String,
-    /// Where providers reach us, e.g. `https://ihos.example.org`; empty:
-    /// the address the server listens on.
-    pub callback_base_url: String,
-    /// The sandbox waits this long before calling back.
-    pub sandbox_delay_ms: u64,
-    /// Delivery fees, in fen (self-paid).
-    pub hospital_delivery_fee_fen: i64,
-    pub courier_fee_fen: i64,
-    /// Insurance share of the consultation fee, per mille.
-    pub consultation_fee_reimburse_permille: i64,
-    /// How often the timeout job runs, in seconds.
-    pub job_interval_seconds: u64,
-}
-
-impl Default for PaymentSettings {
-    fn default() -> Self {
-        Self {
-            order_timeout_minutes: 24 * 60,
-            payment_timeout_minutes: 15,
-            provider_secret: String::new(),
-            callback_base_url: String::new(),
-            sandbox_delay_ms: 300,
-            hospital_delivery_fee_fen: 800,
-            courier_fee_fen: 1200,
-            consultation_fee_reimburse_permille: 0,
-            job_interval_seconds: 30,
-        }
-    }
-}
-
-impl std::fmt::Debug for PaymentSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PaymentSettings")
-            .field("order_timeout_minutes", &self.order_timeout_minutes)
-            .field("payment_timeout_minutes", &self.payment_timeout_minutes)
-            .field(
-                "signing_key",
-                &if self.provider_secret.is_empty() {
-                    ""
-                } else {
-                    "[redacted]"
-                },
-            )
-            .field("callback_base_url", &self.callback_base_url)
-            .field("sandbox_delay_ms", &self.sandbox_delay_ms)
-            .field("hospital_delivery_fee_fen", &self.hospital_delivery_fee_fen)
-            .field("courier_fee_fen", &self.courier_fee_fen)
-            .field(
-                "consultation_fee_reimburse_permille",
-                &self.consultation_fee_reimburse_permille,
-            )
-            .field("job_interval_seconds", &self.job_interval_seconds)
-            .finish()
-    }
-}
-
-/// The payment provider, its callback key and where it calls us back.
-pub struct Payments {
-    pub provider: Arc<dyn PaymentProvider>,
-    /// Present when the provider is the sandbox (its checkout page works).
-    pub sandbox: Option<Arc<Sandbox>>,
-    secret: Vec<u8>,
-    configured_base: String,
-    bound_base: OnceLock<String>,
-}
-
-impl Payments {
-    pub fn from_settings(s: &PaymentSettings) -> Self {
-        let secret = if s.provider_secret.is_empty() {
-            rand::random::<[u8; 32]>().to_vec()
-        } else {
-            s.provider_secret.as_bytes().to_vec()
-        };
-        let sandbox = Arc::new(Sandbox::new(secret.clone(), s.sandbox_delay_ms));
-        Self {
-            provider: sandbox.clone(),
-            sandbox: Some(sandbox),
-            secret,
-            configured_base: s.callback_base_url.trim_end_matches('/').to_string(),
-            bound_base: OnceLock::new(),
-        }
-    }
-
-    pub fn secret(&self) -> &[u8] {
-        &self.secret
-    }
-
-    /// Remember the listening address (when no public base URL is set).
-    pub fn bind_callback_base(&self, addr: SocketAddr) {
-        let host = if addr.ip().is_unspecified() {
-            format!("127.0.0.1:{}", addr.port())
-        } else {
-            addr.to_string()
-        };
-        let _ = self.bound_base.set(format!("http://{host}"));
-    }
-
-    pub fn callback_url(&self, provider: &str) -> String {
-        let base = if self.configured_base.is_empty() {
-            self.bound_base
-                .get()
-                .cloned()
-                .unwrap_or_else(|| "http://127.0.0.1:8080".into())
-        } else {
-            self.configured_base.clone()
-        };
-        format!("{base}/api/v1/payments/callback/{provider}")
-    }
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()

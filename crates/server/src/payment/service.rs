@@ -3,26 +3,26 @@
 //! `payment.paid` outbox topic).
 
 use axum::http::StatusCode;
-use ihos_domain::ErrorCode;
-use ihos_domain::Role;
-use ihos_domain::payment::{self as rules, ItemKind, OrderStatus, Split, split_item, yuan};
+use ihos_domain::payment::{
+    self as rules, ItemKind, OrderStatus, Split, VisitKind, split_item, yuan,
+};
+use ihos_domain::{ErrorCode, Role};
 use ihos_store::payment::{self as pstore, NewOrderItem, OrderItemRow, OrderRow};
 use ihos_store::{AnyConnection, StoreError, identity, now_ms};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::PaymentSettings;
 use super::provider::{CreatePayment, Notification, RefundRequest, verify};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::settings::PaymentSettings;
 use crate::state::AppState;
 
 /// The visit an order belongs to.
 #[derive(Debug, Clone, Copy)]
 pub struct Visit<'a> {
-    /// e.g. `consultation`, `nursing`
-    pub kind: &'a str,
+    pub kind: VisitKind,
     pub id: &'a str,
     pub patient_id: &'a str,
     /// The organisation that is paid.
@@ -148,7 +148,7 @@ pub async fn open_or_extend_in(
     let expires = now + settings.order_timeout_minutes * 60_000;
     let order = pstore::open_order(
         conn,
-        visit.kind,
+        visit.kind.as_str(),
         visit.id,
         visit.patient_id,
         visit.org_id,
@@ -229,11 +229,11 @@ pub async fn remove_item_in(
 /// The visit's order, if any.
 pub async fn order_of_visit(
     state: &AppState,
-    visit_kind: &str,
+    visit_kind: VisitKind,
     visit_id: &str,
 ) -> ApiResult<Option<OrderView>> {
     let mut conn = state.store.conn().await?;
-    match pstore::order_of_visit(&mut conn, visit_kind, visit_id).await? {
+    match pstore::order_of_visit(&mut conn, visit_kind.as_str(), visit_id).await? {
         Some(o) => {
             let items = pstore::items(&mut conn, &o.id).await?;
             Ok(Some(order_view(o, items)))
@@ -243,11 +243,13 @@ pub async fn order_of_visit(
 }
 
 /// Whether the visit's order is paid (and not refunded).
-pub async fn is_paid(state: &AppState, visit_kind: &str, visit_id: &str) -> ApiResult<bool> {
+pub async fn is_paid(state: &AppState, visit_kind: VisitKind, visit_id: &str) -> ApiResult<bool> {
     let mut conn = state.store.conn().await?;
-    Ok(pstore::order_of_visit(&mut conn, visit_kind, visit_id)
-        .await?
-        .is_some_and(|o| o.status == OrderStatus::Paid.as_str()))
+    Ok(
+        pstore::order_of_visit(&mut conn, visit_kind.as_str(), visit_id)
+            .await?
+            .is_some_and(|o| o.status == OrderStatus::Paid.as_str()),
+    )
 }
 
 // ------------------------------------------------------------ patient side
@@ -322,7 +324,10 @@ pub async fn pay(state: &AppState, caller: &Caller, id: &str) -> ApiResult<PaySt
     }
     rules::check_payable(OrderStatus::parse(&o.status)?, o.amount_fen)
         .map_err(ApiError::domain_conflict)?;
-    crate::pharmacy::service::check_visit_payable(&mut tx, &o).await?;
+    super::payments(state)
+        .hooks
+        .check_payable(&mut tx, &o)
+        .await?;
     if o.self_fen == 0 {
         // Fully covered by insurance: settled without a provider payment.
         if !pstore::change_status(&mut tx, &o.id, "open", "paid", now).await? {
@@ -347,7 +352,7 @@ pub async fn pay(state: &AppState, caller: &Caller, id: &str) -> ApiResult<PaySt
             "A payment for this order is already in progress; wait for its result.",
         ));
     }
-    let provider = &state.payments.provider;
+    let provider = &super::payments(state).provider;
     let txn = pstore::insert_transaction(
         &mut tx,
         &o.id,
@@ -401,10 +406,7 @@ async fn on_paid(
     o: &OrderRow,
     now: i64,
 ) -> ApiResult<()> {
-    crate::pharmacy::service::on_order_paid(conn, state, o, now).await?;
-    if o.visit_kind == "nursing" {
-        crate::nursing::service::mark_paid_in(conn, &o.visit_id, now).await?;
-    }
+    super::payments(state).hooks.paid(conn, o, now).await?;
     let recipient = identity::patient(conn, &o.patient_id)
         .await?
         .and_then(|p| p.account_id.or(p.guardian_account_id));
@@ -434,10 +436,11 @@ pub async fn callback(
     body: &[u8],
 ) -> ApiResult<CallbackAnswer> {
     let now = now_ms();
-    if provider != state.payments.provider.name() {
+    if provider != super::payments(state).provider.name() {
         return Err(ApiError::not_found());
     }
-    let ok = signature.is_some_and(|h| verify(state.payments.secret(), h, body, now, 300_000));
+    let ok =
+        signature.is_some_and(|h| verify(super::payments(state).secret(), h, body, now, 300_000));
     if !ok {
         tracing::warn!("payment callback with a bad signature");
         return Err(ApiError::new(
@@ -539,8 +542,7 @@ async fn send_refund(
     provider_ref: Option<&str>,
     amount_fen: i64,
 ) {
-    let res = state
-        .payments
+    let res = super::payments(state)
         .provider
         .refund(RefundRequest {
             refund_id: refund_id.into(),
@@ -569,7 +571,7 @@ pub async fn sandbox_confirm(
     txn_id: &str,
     succeed: bool,
 ) -> ApiResult<()> {
-    let Some(sandbox) = state.payments.sandbox.clone() else {
+    let Some(sandbox) = super::payments(state).sandbox.clone() else {
         return Err(ApiError::not_found());
     };
     let mut conn = state.store.conn().await?;
@@ -587,7 +589,7 @@ pub async fn sandbox_confirm(
         return Err(ApiError::not_found());
     };
     sandbox.authorise(
-        state.payments.callback_url("sandbox"),
+        super::payments(state).callback_url("sandbox"),
         Notification {
             event_id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
             transaction_id: txn.id,
@@ -611,22 +613,18 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Or
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let o = order_for(&mut tx, caller, id).await?;
-    if o.visit_kind == "nursing" {
-        return Err(ApiError::conflict(
-            ErrorCode::PayCancelTheVisit,
-            "Cancel the home-nursing order itself; its payment is cancelled or refunded with it.",
-        ));
+    let hooks = &super::payments(state).hooks;
+    if let Some(refused) = hooks.direct_cancel_refused(&o) {
+        return Err(refused);
     }
-    if o.status == OrderStatus::Paid.as_str()
-        && crate::pharmacy::service::handed_over(&mut tx, &o.id).await?
-    {
+    if o.status == OrderStatus::Paid.as_str() && hooks.handed_over(&mut tx, &o).await? {
         return Err(ApiError::conflict(
             ErrorCode::PayNotRefundable,
             "Drugs of this visit were already dispensed or shipped; the order cannot be cancelled online.",
         ));
     }
     let refund = withdraw_in(&mut tx, &o, "cancelled by the patient", now).await?;
-    crate::pharmacy::service::on_order_cancelled(&mut tx, &o, now).await?;
+    hooks.cancelled(&mut tx, &o, now).await?;
     ihos_store::consultation::outbox(
         &mut tx,
         "payment.cancelled",
@@ -709,24 +707,24 @@ async fn withdraw_in(
 /// cancelled or refunded in full in the caller's transaction. Answers the
 /// refund to send after commit with `finish_refund`.
 pub async fn withdraw_visit_in(
+    state: &AppState,
     conn: &mut AnyConnection,
-    visit_kind: &str,
+    visit_kind: VisitKind,
     visit_id: &str,
     reason: &str,
     now: i64,
 ) -> ApiResult<Option<PendingRefund>> {
-    let Some(o) = pstore::order_of_visit(conn, visit_kind, visit_id).await? else {
+    let Some(o) = pstore::order_of_visit(conn, visit_kind.as_str(), visit_id).await? else {
         return Ok(None);
     };
+    let hooks = &super::payments(state).hooks;
     if matches!(
         OrderStatus::parse(&o.status)?,
         OrderStatus::Cancelled | OrderStatus::Refunded
     ) {
         return Ok(None);
     }
-    if o.status == OrderStatus::Paid.as_str()
-        && crate::pharmacy::service::handed_over(conn, &o.id).await?
-    {
+    if o.status == OrderStatus::Paid.as_str() && hooks.handed_over(conn, &o).await? {
         // Drugs already left the pharmacy: the visit cannot be undone online.
         return Err(ApiError::conflict(
             ErrorCode::PayNotRefundable,
@@ -734,7 +732,7 @@ pub async fn withdraw_visit_in(
         ));
     }
     let refund = withdraw_in(conn, &o, reason, now).await?;
-    crate::pharmacy::service::on_order_cancelled(conn, &o, now).await?;
+    hooks.cancelled(conn, &o, now).await?;
     Ok(refund)
 }
 

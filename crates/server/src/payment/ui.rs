@@ -13,9 +13,8 @@ use ihos_store::payment as pstore;
 use super::service::{self, OrderView};
 use crate::auth::MaybeCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::pharmacy::service::PrescriptionView;
-use crate::pharmacy::ui::Millis;
 use crate::state::AppState;
+use crate::web::Millis;
 use crate::web::{Frame, LangQuery, page_lang, render, shanghai_time};
 
 pub fn router() -> Router<AppState> {
@@ -47,14 +46,14 @@ async fn orders_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
     let orders = service::mine(&state, &caller).await?;
     render(
         &OrdersPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             orders,
         },
         &lang,
@@ -66,21 +65,16 @@ async fn orders_page(
 struct OrderPage {
     f: Frame,
     o: OrderView,
-    prescriptions: Vec<PrescriptionView>,
+    /// Sections drawn by the capabilities behind the visit (already escaped).
+    sections: Vec<String>,
 }
 
 impl OrderPage {
     fn st(&self, s: &str) -> &'static str {
         self.f.t(&format!("pay_st_{s}"))
     }
-    fn rx_st(&self, s: &str) -> &'static str {
-        self.f.t(&crate::pharmacy::ui::status_key(s))
-    }
     fn kind(&self, s: &str) -> &'static str {
         self.f.t(&format!("pay_kind_{s}"))
-    }
-    fn method(&self, m: &str) -> &'static str {
-        self.f.t(&format!("rx_m_{m}"))
     }
     fn when(&self, ms: impl Millis) -> String {
         shanghai_time(ms.ms())
@@ -94,29 +88,17 @@ async fn order_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
     let o = service::get(&state, &caller, &id).await?;
-    let prescriptions = if o.visit_kind == "consultation" {
-        crate::pharmacy::service::of_consultation(&state, &caller, &o.visit_id)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|p| p.fulfilment.as_ref().is_some_and(|f| f.order_id == o.id))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    render(
-        &OrderPage {
-            f: Frame::new(lang.lang, Some(&caller)),
-            o,
-            prescriptions,
-        },
-        &lang,
-    )
+    let f = Frame::new(&lang.tr, Some(&caller));
+    let sections = super::payments(&state)
+        .hooks
+        .order_page_sections(&state, &caller, &o, &f)
+        .await?;
+    render(&OrderPage { f, o, sections }, &lang)
 }
 
 #[derive(Template)]
@@ -136,7 +118,7 @@ async fn sandbox_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -150,7 +132,7 @@ async fn sandbox_page(
     service::get(&state, &caller, &t.order_id).await?;
     render(
         &SandboxPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             txn: t.id,
             order_id: t.order_id,
             amount: ihos_domain::payment::yuan(t.amount_fen),

@@ -4,18 +4,17 @@
 //! delivery tracking.
 
 pub mod demo;
+pub mod payment_hook;
 pub mod service;
 pub mod signature;
 pub mod ui;
-
-use std::path::PathBuf;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json as AxumJson, Router};
-use ihos_domain::pharmacy::{Catalogue, Limits};
+use ihos_domain::pharmacy::Catalogue;
 use serde::Deserialize;
 use service::*;
 
@@ -23,23 +22,13 @@ use crate::auth::Caller;
 use crate::error::{ApiResult, ErrorBody};
 use crate::json::Json;
 use crate::payment::service::OrderView;
+use crate::settings::PharmacySettings;
 use crate::state::AppState;
 
 pub use ui::TEXT;
 
 /// The catalogue kept in the repository.
 const BUILT_IN_CATALOGUE: &str = include_str!("../../data/drugs.csv");
-
-/// Settings `[pharmacy]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PharmacySettings {
-    /// A drug catalogue CSV to use instead of the built-in one
-    /// (`crates/server/data/drugs.csv` format).
-    pub catalogue_file: Option<PathBuf>,
-    /// Days' supply and other prescribing limits.
-    pub limits: Limits,
-}
 
 /// Load and validate the catalogue; a bad row stops the start with its line.
 pub fn load_catalogue(s: &PharmacySettings) -> anyhow::Result<Catalogue> {

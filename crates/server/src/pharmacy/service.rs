@@ -8,7 +8,7 @@
 use ihos_domain::ErrorCode;
 use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::identity::age_on;
-use ihos_domain::payment::{ItemKind, OrderStatus, split_item, yuan};
+use ihos_domain::payment::{ItemKind, OrderStatus, VisitKind, split_item, yuan};
 use ihos_domain::pharmacy::{
     self as rules, FulfilmentStatus, ItemInput, Method, PatientFacts, RxAction, RxKind, RxStatus,
 };
@@ -327,7 +327,7 @@ fn patient_recipient(p: &identity::PatientRow) -> Option<String> {
 
 fn visit_of(c: &ConsultationRow) -> Visit<'_> {
     Visit {
-        kind: "consultation",
+        kind: VisitKind::Consultation,
         id: &c.id,
         patient_id: &c.patient_id,
         org_id: &c.org_id,
@@ -491,9 +491,8 @@ async fn insert_version(
     now: i64,
 ) -> ApiResult<String> {
     let version = previous.map_or(1, |p| p.version + 1);
-    let sig = state
-        .rx_signer
-        .sign(&caller.account_id, now, &canonical(c, &ch, version));
+    let sig =
+        super::signature::signer(state).sign(&caller.account_id, now, &canonical(c, &ch, version));
     let id = rxstore::insert_prescription(
         conn,
         &rxstore::NewPrescription {
@@ -541,7 +540,7 @@ async fn check_visit_open_for_items(
     conn: &mut AnyConnection,
     c: &ConsultationRow,
 ) -> ApiResult<()> {
-    if let Some(o) = pstore::order_of_visit(conn, "consultation", &c.id).await?
+    if let Some(o) = pstore::order_of_visit(conn, VisitKind::Consultation.as_str(), &c.id).await?
         && !OrderStatus::parse(&o.status)?.accepts_items()
     {
         return Err(ApiError::conflict(
@@ -1045,7 +1044,7 @@ pub async fn consultation_order(
     if side != Side::Patient {
         return Err(ApiError::forbidden("The patient side pays the visit."));
     }
-    let existing = pstore::order_of_visit(&mut tx, "consultation", &c.id).await?;
+    let existing = pstore::order_of_visit(&mut tx, VisitKind::Consultation.as_str(), &c.id).await?;
     let order = match existing {
         Some(o) => o,
         None => {
@@ -1137,7 +1136,8 @@ pub async fn choose_fulfilment(
             &mut tx,
             &state.settings.payment,
             Visit {
-                kind: &order.visit_kind,
+                kind: VisitKind::parse(&order.visit_kind)
+                    .ok_or_else(|| ApiError::internal("an order of an unknown visit kind"))?,
                 id: &order.visit_id,
                 patient_id: &order.patient_id,
                 org_id: &order.org_id,
@@ -1178,7 +1178,7 @@ pub async fn choose_fulfilment(
 /// Refuses payment of a consultation visit while one of its prescriptions
 /// waits for review: the visit is paid once, with everything on it.
 pub async fn check_visit_payable(conn: &mut AnyConnection, order: &OrderRow) -> ApiResult<()> {
-    if order.visit_kind == "consultation"
+    if super::payment_hook::is_consultation(order)
         && rxstore::pending_in_consultation(conn, &order.visit_id).await?
     {
         return Err(ApiError::conflict(
@@ -1202,12 +1202,7 @@ fn new_code() -> String {
 
 /// In the transaction that marks the order paid: its fulfilments become
 /// ready (with a code for pickup and pharmacy transfer).
-pub async fn on_order_paid(
-    conn: &mut AnyConnection,
-    _state: &AppState,
-    order: &OrderRow,
-    now: i64,
-) -> ApiResult<()> {
+pub async fn on_order_paid(conn: &mut AnyConnection, order: &OrderRow, now: i64) -> ApiResult<()> {
     let patient = identity::patient(conn, &order.patient_id).await?;
     for f in rxstore::fulfilments_of_order(conn, &order.id).await? {
         if f.status != FulfilmentStatus::AwaitingPayment.as_str() {

@@ -16,6 +16,13 @@ pub trait Signer: Send + Sync {
     fn sign(&self, signer_id: &str, at_ms: i64, content: &str) -> Signature;
 }
 
+/// The prescriber's signer of this server (a part of the state, built at assembly).
+pub struct RxSigner(pub Box<dyn Signer>);
+
+pub fn signer(state: &crate::state::AppState) -> &dyn Signer {
+    state.part::<RxSigner>().0.as_ref()
+}
+
 /// Default: a content hash, no external service.
 pub struct HashSigner;
 

@@ -18,7 +18,7 @@ use crate::auth::MaybeCaller;
 use crate::consultation::service::{self as cservice, ConsultationView, Side};
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::web::{Frame, LangQuery, page_lang, render, shanghai_time};
+use crate::web::{Frame, LangQuery, Millis, page_lang, render, shanghai_time};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,23 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/pharmacist", get(queue_page))
         .route("/dispense", get(dispense_page))
         .route("/static/rx.js", get(rx_js))
-}
-
-/// A time in ms however askama passes it (value or reference).
-pub trait Millis {
-    fn ms(&self) -> i64;
-}
-
-impl Millis for i64 {
-    fn ms(&self) -> i64 {
-        *self
-    }
-}
-
-impl<T: Millis + ?Sized> Millis for &T {
-    fn ms(&self) -> i64 {
-        (**self).ms()
-    }
 }
 
 /// `rx_st_*` text for a status.
@@ -85,7 +68,7 @@ async fn rx_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -114,7 +97,7 @@ async fn rx_page(
         .collect();
     render(
         &RxPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             open: matches!(c.status.as_str(), "accepted" | "in_progress"),
             c,
             doctor,
@@ -149,7 +132,7 @@ async fn queue_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -159,7 +142,7 @@ async fn queue_page(
     let queue = service::queue(&state, &caller).await?;
     render(
         &QueuePage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             queue,
         },
         &lang,
@@ -193,7 +176,7 @@ async fn dispense_page(
     Query(q): Query<DispenseQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&LangQuery { lang: q.lang }, &headers);
+    let lang = page_lang(&state, &LangQuery { lang: q.lang }, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -211,7 +194,7 @@ async fn dispense_page(
     };
     render(
         &DispensePage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             code,
             found,
             not_found,

@@ -58,7 +58,7 @@ async fn list_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -150,7 +150,7 @@ async fn list_page(
         .collect();
     render(
         &ListPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             is_doctor,
             rows,
             hospitals,
@@ -188,21 +188,21 @@ impl DetailPage {
     }
 
     fn st(&self, status: &str) -> &'static str {
-        self.f.lang.t(&format!("ref_s_{status}"))
+        self.f.t(&format!("ref_s_{status}"))
     }
 
     fn step(&self, action: &str) -> &'static str {
-        self.f.lang.t(&format!("ref_step_{action}"))
+        self.f.t(&format!("ref_step_{action}"))
     }
 }
 
 impl ListPage {
     fn st(&self, status: &str) -> &'static str {
-        self.f.lang.t(&format!("ref_s_{status}"))
+        self.f.t(&format!("ref_s_{status}"))
     }
 
     fn bs(&self, status: &str) -> &'static str {
-        self.f.lang.t(&format!("ref_b_{status}"))
+        self.f.t(&format!("ref_b_{status}"))
     }
 
     fn reviews(&self, b: &consortium::BedRequestView) -> bool {
@@ -212,7 +212,7 @@ impl ListPage {
 
 impl DashboardPage {
     fn st(&self, status: &str) -> &'static str {
-        self.f.lang.t(&format!("ref_s_{status}"))
+        self.f.t(&format!("ref_s_{status}"))
     }
 }
 
@@ -223,7 +223,7 @@ async fn detail_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -255,7 +255,7 @@ async fn detail_page(
     }
     render(
         &DetailPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             r,
             exam_slots,
             visit_slots,
@@ -284,6 +284,7 @@ async fn dashboard_page(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let lang = page_lang(
+        &state,
         &LangQuery {
             lang: q.lang.clone(),
         },
@@ -302,7 +303,7 @@ async fn dashboard_page(
     let d = consortium::dashboard(&state, &caller, &id).await?;
     render(
         &DashboardPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             d,
         },
         &lang,

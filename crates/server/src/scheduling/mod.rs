@@ -8,6 +8,7 @@ pub mod gate;
 pub mod jobs;
 pub mod lane;
 pub mod pages;
+pub mod runtime;
 pub mod service;
 
 use axum::extract::{Path, Query, State};
@@ -172,12 +173,12 @@ pub async fn book(
     headers: HeaderMap,
     Json(input): Json<BookingInput>,
 ) -> ApiResult<impl IntoResponse> {
-    if state.booking_gate.known_full(&id) {
+    if runtime::booking(&state).gate.known_full(&id) {
         return Err(slot_unavailable());
     }
-    let _turn = state.booking_gate.turn(&id).await;
+    let _turn = runtime::booking(&state).gate.turn(&id).await;
     // The attempt before ours may have taken the last seat.
-    if state.booking_gate.known_full(&id) {
+    if runtime::booking(&state).gate.known_full(&id) {
         return Err(slot_unavailable());
     }
     let (slot, caller, own_patient) = service::booking_context(&state, &id, &headers).await?;
@@ -187,7 +188,7 @@ pub async fn book(
         .as_deref()
         .is_none_or(|p| p.trim().is_empty());
     let own_patient = own_patient.filter(|_| for_self);
-    let view = match state.booking_lane.clone() {
+    let view = match runtime::booking(&state).lane.clone() {
         Some(lane) => {
             let state = state.clone();
             lane.run(async move { service::book(&state, &caller, slot, input, own_patient).await })

@@ -69,6 +69,7 @@ async fn booking(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let lang = page_lang(
+        &state,
         &LangQuery {
             lang: q.lang.clone(),
         },
@@ -92,7 +93,7 @@ async fn booking(
     {
         Ok(d) => (d, None),
         Err(e) if e.status.is_client_error() => {
-            (Vec::new(), Some(lang.lang.error(e.code).to_string()))
+            (Vec::new(), Some(lang.tr.lang.error(e.code).to_string()))
         }
         Err(e) => return Err(e),
     };
@@ -106,7 +107,7 @@ async fn booking(
     let en = lang.lang == Lang::En;
     render(
         &BookingPage {
-            f: Frame::new(lang.lang, caller.as_ref()),
+            f: Frame::new(&lang.tr, caller.as_ref()),
             date,
             specialty: q.specialty.unwrap_or_default(),
             title: q.title.unwrap_or_default(),
@@ -123,7 +124,7 @@ async fn booking(
                 ihos_domain::Title::Resident,
             ]
             .iter()
-            .map(|t| (t.as_str(), lang.lang.t(t.as_str())))
+            .map(|t| (t.as_str(), lang.tr.t(t.as_str())))
             .collect(),
             dependants,
         },
@@ -168,7 +169,7 @@ async fn appointments(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&q, &headers);
+    let lang = page_lang(&state, &q, &headers);
     let Some(caller) = caller else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -178,13 +179,13 @@ async fn appointments(
         .iter()
         .map(|n| NoticeLine {
             at: shanghai_time(n.at),
-            topic: lang.lang.t(&n.topic).to_string(),
+            topic: lang.tr.t(&n.topic).to_string(),
             text: notice_text(n),
         })
         .collect();
     render(
         &AppointmentsPage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             appointments,
             notices,
         },
@@ -224,6 +225,7 @@ async fn schedule(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let lang = page_lang(
+        &state,
         &LangQuery {
             lang: q.lang.clone(),
         },
@@ -279,7 +281,7 @@ async fn schedule(
     };
     render(
         &SchedulePage {
-            f: Frame::new(lang.lang, Some(&caller)),
+            f: Frame::new(&lang.tr, Some(&caller)),
             doctors,
             doctor,
             templates,
@@ -287,7 +289,7 @@ async fn schedule(
             date,
             slot_types: SlotType::ALL
                 .iter()
-                .map(|t| (t.as_str(), lang.lang.t(t.as_str())))
+                .map(|t| (t.as_str(), lang.tr.t(t.as_str())))
                 .collect(),
         },
         &lang,

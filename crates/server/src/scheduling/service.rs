@@ -554,7 +554,7 @@ async fn withdraw_with_notice(
         displaced += 1;
     }
     store::withdraw_slot(c, &slot.id).await?;
-    state.booking_gate.mark_full(&slot.id);
+    super::runtime::booking(state).gate.mark_full(&slot.id);
     Ok(displaced)
 }
 
@@ -731,7 +731,7 @@ pub async fn change_template(
         if fits {
             planned.remove(&s.starts_at);
             store::update_slot_terms(&mut tx, &s.id, t.capacity, t.fee_fen, &t.slot_type).await?;
-            state.booking_gate.clear(&s.id);
+            super::runtime::booking(state).gate.clear(&s.id);
             change.slots_kept += 1;
         } else {
             change.appointments_displaced +=
@@ -1064,7 +1064,7 @@ pub async fn booking_context(
         .ok_or_else(ApiError::not_found)?;
     let slot = &ctx.card.slot;
     if slot.status != "open" || slot.remaining <= 0 {
-        state.booking_gate.mark_full(slot_id);
+        super::runtime::booking(state).gate.mark_full(slot_id);
         return Err(slot_unavailable());
     }
     let caller = ctx.caller.map(|s| Caller::from_session(s, headers));
@@ -1180,14 +1180,14 @@ pub async fn book(
         notice_recipient: Some(&caller.account_id),
         notice_payload: &payload,
     };
-    let outcome = match &state.booking_batch {
+    let outcome = match &super::runtime::booking(state).batch {
         Some(batch) => batch.book(store::QueuedBooking::new(&booking)).await,
         None => store::book_seat(&state.store, &booking).await,
     };
     match outcome {
         Ok(BookOutcome::Booked) => {}
         Ok(BookOutcome::SlotFull) => {
-            state.booking_gate.mark_full(&slot.id);
+            super::runtime::booking(state).gate.mark_full(&slot.id);
             return Err(slot_unavailable());
         }
         Ok(BookOutcome::DailyLimitReached) => {
@@ -1209,7 +1209,7 @@ pub async fn book(
     if slot.remaining <= 1 {
         // Probably the last seat: let the gate refuse the next attempts; a
         // wrong guess only costs the next caller's trip to the database.
-        state.booking_gate.mark_full(&slot.id);
+        super::runtime::booking(state).gate.mark_full(&slot.id);
     }
     Ok(view)
 }
@@ -1349,7 +1349,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Ap
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await.map_err(ApiError::internal)?;
-    state.booking_gate.clear(&a.slot_id);
+    super::runtime::booking(state).gate.clear(&a.slot_id);
     Ok(appointment_view(&a))
 }
 

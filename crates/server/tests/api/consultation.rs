@@ -1120,3 +1120,59 @@ async fn the_chat_socket_refuses_other_sites_and_strangers() {
         other => panic!("a stranger must not open the chat: {:?}", other.is_ok()),
     }
 }
+
+#[tokio::test]
+async fn a_picture_stored_before_the_one_data_folder_is_still_read_from_its_old_folder() {
+    let old = tempfile::tempdir().unwrap();
+    let old_dir = old.path().to_path_buf();
+    let app = spawn_app_with(|s| s.blob_dir = Some(old_dir.clone())).await;
+    let c = clinic(&app).await;
+    let (doc_id, doc) = doctor(&app, &c, "主治医师", "2012-01-01").await;
+    let patient = app.sign_up_patient("冯军").await;
+    let id = open_consultation(&app, &patient.session, &doc, &doc_id).await;
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/consultations/{id}/attachments")))
+        .bearer_auth(&patient.session.token)
+        .header("content-type", "image/png")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let pic = s(&resp.json::<Value>().await.unwrap()["id"]);
+
+    // A new upload lives under <data_dir>/blobs/attachments/, not in blob_dir.
+    let mut conn = app.state.store.conn().await.unwrap();
+    let key: String =
+        sqlx::query_scalar("SELECT blob_key FROM consultation_attachments WHERE id = $1")
+            .bind(&pic)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    let new_path = app.state.settings.blob_root().join(&key);
+    assert!(key.starts_with("attachments/"), "{key}");
+    assert!(new_path.exists(), "{}", new_path.display());
+
+    // Make it an upload from before: the key without the prefix, the file in blob_dir.
+    let old_key = key.trim_start_matches("attachments/").to_string();
+    let old_path = old_dir.join(&old_key);
+    std::fs::create_dir_all(old_path.parent().unwrap()).unwrap();
+    std::fs::rename(&new_path, &old_path).unwrap();
+    sqlx::query("UPDATE consultation_attachments SET blob_key = $1 WHERE id = $2")
+        .bind(&old_key)
+        .bind(&pic)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let resp = app
+        .get(
+            &format!("/api/v1/consultations/{id}/attachments/{pic}"),
+            Some(&doc),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), PNG);
+}

@@ -41,12 +41,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings {
-        database_url: fresh_database_url(dir.path()).await,
+        database_url: fresh_database_url(dir.path()).await.into(),
         bind: "127.0.0.1:0".into(),
-        data_key: "11".repeat(32),
+        data_key: "11".repeat(32).into(),
         max_connections: 8,
         data_dir: dir.path().join("data"),
-        blob_dir: dir.path().join("blobs"),
         ..Settings::default()
     };
     adjust(&mut settings);

@@ -1023,7 +1023,7 @@ async fn a_bad_catalogue_row_stops_the_start_with_its_line() {
         "# test\nD1,阿莫西林胶囊,胶囊剂,0.25g,粒,18,甲,1000,none,\nD2,坏药,片剂,1mg,片,十元,甲,1000,none,\n",
     )
     .unwrap();
-    let settings = ihos_server::pharmacy::PharmacySettings {
+    let settings = ihos_server::settings::PharmacySettings {
         catalogue_file: Some(file),
         ..Default::default()
     };
