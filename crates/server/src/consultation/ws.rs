@@ -8,7 +8,8 @@
 //! * `{"type":"ack","client_id":..,"seq":8,"id":..,"duplicate":true}` for a resend of a
 //!   message stored before (its frame was sent earlier)
 //! * `{"type":"status","status":"completed"}` when the consultation changes
-//! * `{"type":"error","code":..,"message":..,"client_id":..}`
+//! * `{"type":"error","code":..,"message":..,"detail":..,"client_id":..}`: an API
+//!   error body (message in the language of the upgrade request)
 //!
 //! Client → server: `{"type":"send","client_id":"c-1","kind":"text","text":"..."}`
 //! (or `"kind":"picture","attachment_id":..`). Resending the same client id
@@ -122,22 +123,24 @@ async fn handle(
     text: &str,
 ) -> Option<String> {
     // The same shape as an API error body, with the frame's type and client_id.
-    let error = |code: ErrorCode, detail: &str, client_id: Option<&str>| {
-        let body = ApiError::bad_request(code, detail).body(lang);
-        Some(
-            json!({
-                "type": "error", "code": body.error, "message": body.message,
-                "detail": body.detail, "client_id": client_id
-            })
-            .to_string(),
-        )
+    let error = |e: ApiError, client_id: Option<&str>| {
+        let body = e.body(lang);
+        let mut frame = json!({
+            "type": "error", "code": body.error, "message": body.message, "client_id": client_id
+        });
+        if let Some(d) = body.detail {
+            frame["detail"] = d.into();
+        }
+        Some(frame.to_string())
     };
     let frame: ClientFrame = match serde_json::from_str(text) {
         Ok(f) => f,
         Err(_) => {
             return error(
-                ErrorCode::MalformedFrame,
-                "Send JSON like {\"type\":\"send\",\"client_id\":\"c-1\",\"text\":\"...\"}.",
+                ApiError::bad_request(
+                    ErrorCode::MalformedFrame,
+                    "Send JSON like {\"type\":\"send\",\"client_id\":\"c-1\",\"text\":\"...\"}.",
+                ),
                 None,
             );
         }
@@ -154,13 +157,15 @@ async fn handle(
                     })
                     .to_string(),
                 ),
-                Err(e) => error(e.code, &e.message, Some(&client_id)),
+                Err(e) => error(e, Some(&client_id)),
             }
         }
         ("ping", _) => Some(json!({"type": "pong"}).to_string()),
         _ => error(
-            ErrorCode::MalformedFrame,
-            "Unknown frame; the client sends {\"type\":\"send\",...}.",
+            ApiError::bad_request(
+                ErrorCode::MalformedFrame,
+                "Unknown frame; the client sends {\"type\":\"send\",...}.",
+            ),
             None,
         ),
     }

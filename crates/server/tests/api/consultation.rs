@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use ihos_domain::ErrorCode;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -471,6 +472,16 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(app: &TestApp, who: &Session, id: &str, after: i64) -> Ws {
+    connect_with(app, who, id, after, &[]).await
+}
+
+async fn connect_with(
+    app: &TestApp,
+    who: &Session,
+    id: &str,
+    after: i64,
+    headers: &[(&'static str, &'static str)],
+) -> Ws {
     let url = format!(
         "{}/api/v1/consultations/{id}/chat?after={after}",
         app.base.replace("http://", "ws://")
@@ -480,6 +491,9 @@ async fn connect(app: &TestApp, who: &Session, id: &str, after: i64) -> Ws {
         "authorization",
         format!("Bearer {}", who.token).parse().unwrap(),
     );
+    for (k, v) in headers {
+        req.headers_mut().insert(*k, v.parse().unwrap());
+    }
     let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     ws
 }
@@ -532,6 +546,32 @@ async fn send(ws: &mut Ws, client_id: &str, text: &str) {
     ))
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_chat_frame_is_explained_in_the_language_of_the_socket() {
+    let app = spawn_app().await;
+    let c = clinic(&app).await;
+    let (doc_id, doc) = doctor(&app, &c, "主治医师", "2012-01-01").await;
+    let patient = app.sign_up_patient("周琳").await;
+    let id = open_consultation(&app, &patient.session, &doc, &doc_id).await;
+    let cases: [(&[(&'static str, &'static str)], &str); 2] = [
+        (&[], ErrorCode::MalformedFrame.zh()),
+        (
+            &[("accept-language", "en-US,en")],
+            ErrorCode::MalformedFrame.en(),
+        ),
+    ];
+    for (headers, text) in cases {
+        let mut ws = connect_with(&app, &patient.session, &id, 0, headers).await;
+        let mut seen = Vec::new();
+        until(&mut ws, "ready", &mut seen).await;
+        ws.send(Message::Text("not json".into())).await.unwrap();
+        let f = until(&mut ws, "error", &mut seen).await;
+        assert_eq!(f["code"], "malformed_frame", "{f}");
+        assert_eq!(f["message"], text, "{f}");
+        assert!(s(&f["detail"]).contains("Send JSON"), "{f}");
+    }
 }
 
 #[tokio::test]
