@@ -1,6 +1,7 @@
 //! The ihos server: JSON API, web UI, health and metrics.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod consultation;
 pub mod crypto;

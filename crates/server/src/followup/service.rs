@@ -10,7 +10,7 @@ use ihos_domain::followup::{self as rules, PlanTemplate, ResultInput, TaskKind, 
 use ihos_domain::{DomainError, Role};
 use ihos_store::consultation::outbox;
 use ihos_store::followup::{self as store, NewPlan, PlanFilter, PlanRow, TaskRow};
-use ihos_store::{AnyConnection, audit, identity, now_ms};
+use ihos_store::{AnyConnection, identity, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -252,21 +252,9 @@ async fn audit_entry(
     ground: &str,
     org_id: Option<&str>,
 ) -> ApiResult<()> {
-    audit::record(
-        conn,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action,
-            subject_type: "patient",
-            subject_id,
-            ground,
-            org_id,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
-    Ok(())
+    caller
+        .audit(conn, action, "patient", subject_id, ground, org_id)
+        .await
 }
 
 /// The ground on which the caller reads this plan's patient data, or "not found".

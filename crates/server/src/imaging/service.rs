@@ -278,6 +278,8 @@ async fn store_one(
         let mut tx = state.store.begin().await?;
         let r = store::store_instance(&mut tx, &new_study, &series, &inst).await?;
         if let store::Stored::New { study_id } = &r {
+            // Store errors decide the part's outcome here, so the store's
+            // own audit call (not the kit's, which answers an ApiError).
             audit::record(
                 &mut tx,
                 &audit::AuditEntry {
@@ -1199,24 +1201,20 @@ pub async fn grant_consent(
         expires_at,
     )
     .await?;
-    audit::record(
-        &mut tx,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action: "imaging.consent_grant",
-            subject_type: "patient",
-            subject_id: &patient_id,
-            ground: if own.as_ref().is_some_and(|p| p.id == patient_id) {
+    caller
+        .audit(
+            &mut tx,
+            "imaging.consent_grant",
+            "patient",
+            &patient_id,
+            if own.as_ref().is_some_and(|p| p.id == patient_id) {
                 "self"
             } else {
                 "guardian"
             },
-            org_id: None,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+            None,
+        )
+        .await?;
     let row = store::consents_of(&mut tx, &caller.account_id)
         .await?
         .into_iter()
@@ -1231,20 +1229,16 @@ pub async fn revoke_consent(state: &AppState, caller: &Caller, id: &str) -> ApiR
     let patient_id = store::revoke_consent(&mut tx, id, &caller.account_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    audit::record(
-        &mut tx,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action: "imaging.consent_revoke",
-            subject_type: "patient",
-            subject_id: &patient_id,
-            ground: "self",
-            org_id: None,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "imaging.consent_revoke",
+            "patient",
+            &patient_id,
+            "self",
+            None,
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(())
 }
@@ -1323,20 +1317,16 @@ pub async fn link_to_patient(
     if !store::link_study(&mut tx, &study.id, &patient_id).await? {
         return Err(ApiError::not_found());
     }
-    audit::record(
-        &mut tx,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action: "imaging.link_patient",
-            subject_type: "imaging_study",
-            subject_id: &study.id,
-            ground: "performing_org",
-            org_id: Some(&study.org_id),
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "imaging.link_patient",
+            "imaging_study",
+            &study.id,
+            "performing_org",
+            Some(&study.org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(())
 }

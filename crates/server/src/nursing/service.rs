@@ -16,7 +16,7 @@ use ihos_store::consultation::outbox;
 use ihos_store::nursing::{
     self as store, NewOrder, NewService, OrderChange, OrderFilter, OrderRow,
 };
-use ihos_store::{AnyConnection, StoreError, audit, identity, now_ms};
+use ihos_store::{AnyConnection, StoreError, identity, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -317,33 +317,6 @@ fn parse_date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
 }
 
-async fn audit_entry(
-    conn: &mut AnyConnection,
-    caller: Option<&Caller>,
-    action: &str,
-    subject_type: &str,
-    subject_id: &str,
-    ground: &str,
-    org_id: Option<&str>,
-) -> ApiResult<()> {
-    let roles = caller.map_or_else(|| "system".to_string(), Caller::roles_label);
-    audit::record(
-        conn,
-        &audit::AuditEntry {
-            actor_id: caller.map(|c| c.account_id.as_str()),
-            actor_roles: &roles,
-            action,
-            subject_type,
-            subject_id,
-            ground,
-            org_id,
-            request_id: caller.and_then(|c| c.request_id.as_deref()),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
 /// One step of the visit: on the timeline and in the audit log, in the caller's transaction.
 async fn record_step(
     conn: &mut AnyConnection,
@@ -363,7 +336,7 @@ async fn record_step(
         now,
     )
     .await?;
-    audit_entry(
+    crate::audit::record(
         conn,
         caller,
         &format!("nursing.{action}"),
@@ -639,7 +612,7 @@ pub async fn add_service(
         ),
         other => other.into(),
     })?;
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.service.create",
@@ -716,7 +689,7 @@ pub async fn set_qualifications(
         now_ms(),
     )
     .await?;
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.qualifications.set",
@@ -837,7 +810,7 @@ pub async fn assess(
         valid_until,
     )
     .await?;
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.assessment.create",
@@ -928,7 +901,7 @@ pub async fn order(
         now,
     )
     .await?;
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.order",
@@ -1433,7 +1406,7 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Order
             text: r.body,
             created_at: r.created_at,
         });
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.read",
@@ -1443,7 +1416,7 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Order
         Some(&row.org_id),
     )
     .await?;
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.read",
@@ -1475,7 +1448,7 @@ async fn list(
             if side != Side::Patient {
                 // Staff lists show patient data (masked for dispatch): audited.
                 let ground = read_ground(&mut c, &row, side, caller).await?;
-                audit_entry(
+                crate::audit::record(
                     &mut c,
                     Some(caller),
                     "nursing.list",

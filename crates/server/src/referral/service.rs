@@ -14,7 +14,7 @@ use ihos_domain::referral::{
 };
 use ihos_domain::{DomainError, OrgKind, Role};
 use ihos_store::referral::{self as store, Change, NewReferral, ReferralRow};
-use ihos_store::{AnyConnection, audit, identity, now_ms, org, scheduling};
+use ihos_store::{AnyConnection, identity, now_ms, org, scheduling};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -45,20 +45,9 @@ pub(crate) async fn record(
     ground: &str,
     org_id: Option<&str>,
 ) -> ApiResult<()> {
-    audit::record(
-        c,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action,
-            subject_type,
-            subject_id,
-            ground,
-            org_id,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+    caller
+        .audit(c, action, subject_type, subject_id, ground, org_id)
+        .await?;
     Ok(())
 }
 

@@ -372,20 +372,9 @@ async fn record(
     ground: &str,
     org_id: Option<&str>,
 ) -> ApiResult<()> {
-    audit::record(
-        c,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action,
-            subject_type,
-            subject_id,
-            ground,
-            org_id,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+    caller
+        .audit(c, action, subject_type, subject_id, ground, org_id)
+        .await?;
     Ok(())
 }
 
