@@ -11,6 +11,7 @@ pub mod followup;
 pub mod i18n;
 pub mod identity;
 pub mod imaging;
+pub mod jobs;
 mod json;
 pub mod nursing;
 pub mod org;

@@ -63,7 +63,7 @@ pub async fn run_once(state: &AppState, now: i64) -> ApiResult<usize> {
             .as_deref()
             .or(row.guardian_account_id.as_deref());
         if row.fee_fen > 0 {
-            cstore::outbox(
+            ihos_store::outbox::put(
                 &mut tx,
                 "payment.refund",
                 recipient,
@@ -72,7 +72,7 @@ pub async fn run_once(state: &AppState, now: i64) -> ApiResult<usize> {
             )
             .await?;
         }
-        cstore::outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "consultation.expired",
             recipient,

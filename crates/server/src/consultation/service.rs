@@ -467,7 +467,7 @@ async fn notify(
     row: &ConsultationRow,
     now: i64,
 ) -> ApiResult<()> {
-    cstore::outbox(
+    ihos_store::outbox::put(
         conn,
         topic,
         recipient,
@@ -506,7 +506,7 @@ async fn refund(
     )
     .await?;
     if row.fee_fen > 0 {
-        cstore::outbox(
+        ihos_store::outbox::put(
             conn,
             "payment.refund",
             patient_side_recipient(row),
@@ -632,7 +632,7 @@ pub async fn request(
     )
     .await?;
     if fee_fen > 0 {
-        cstore::outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "payment.charge",
             Some(&caller.account_id),
@@ -884,7 +884,7 @@ pub async fn act(
     )
     .await?;
     if action == Action::ReferOffline {
-        cstore::outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "referral.offline_visit",
             patient_side_recipient(&row),
@@ -1358,7 +1358,7 @@ pub async fn review(
         },
     )
     .await?;
-    cstore::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "consultation.reviewed",
         Some(&row.doctor_id),
@@ -1548,7 +1548,7 @@ pub async fn subscribe(
     };
     cstore::insert_subscription(&mut tx, &s).await?;
     if p.price_fen > 0 {
-        cstore::outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "payment.charge",
             Some(&caller.account_id),

@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::followup::{self as rules, PlanTemplate, ResultInput, TaskKind, TaskSpec};
 use ihos_domain::{DomainError, Role};
-use ihos_store::consultation::outbox;
 use ihos_store::followup::{self as store, NewPlan, PlanFilter, PlanRow, TaskRow};
 use ihos_store::{AnyConnection, identity, now_ms};
 use serde::{Deserialize, Serialize};
@@ -378,7 +377,7 @@ pub async fn assign(
         .account_id
         .as_deref()
         .or(patient.guardian_account_id.as_deref());
-    outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "followup.assigned",
         recipient,
@@ -517,7 +516,7 @@ pub async fn complete_task(
     if done && checked.in_range == Some(false) {
         let detail = format!("{}: {}", task.title, checked.outside.join("; "));
         if store::insert_alert(&mut tx, &plan, task_id, "abnormal_reading", &detail, now).await? {
-            outbox(
+            ihos_store::outbox::put(
                 &mut tx,
                 "followup.alert",
                 Some(&plan.doctor_id),

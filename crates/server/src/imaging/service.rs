@@ -892,12 +892,14 @@ async fn send_patient_link(
     )
     .await?;
     let url = format!("/imaging/open/{token}");
-    store::enqueue(
+    ihos_store::outbox::put(
         conn,
         "sms.imaging_link",
         Some(&account_id),
         &json!({ "to": mask_phone(&phone), "phone_enc": state.vault.encrypt(&phone), "url": url,
-                 "text": "您的影像检查报告已出，请点击链接并输入短信验证码查看。" }),
+                        "text": "您的影像检查报告已出，请点击链接并输入短信验证码查看。"
+        }),
+        ihos_store::now_ms(),
     )
     .await?;
     Ok(true)
@@ -990,12 +992,14 @@ pub async fn send_code(state: &AppState, token: &str) -> ApiResult<CodeSent> {
     )
     .await?;
     let masked = mask_phone(&phone);
-    store::enqueue(
+    ihos_store::outbox::put(
         &mut tx,
         "sms.imaging_code",
         Some(&account_id),
         &json!({ "to": masked, "phone_enc": state.vault.encrypt(&phone), "code": code,
-                 "text": format!("【ihos】您查看影像的验证码为{code}，5分钟内有效，请勿告诉他人。") }),
+                 "text": format!("【ihos】您查看影像的验证码为{code}，5分钟内有效，请勿告诉他人。")
+ }),
+        ihos_store::now_ms(),
     )
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;

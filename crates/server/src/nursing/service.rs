@@ -12,10 +12,10 @@ use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::nursing::{self as rules, Action, Location, ServiceSpec, Status};
 use ihos_domain::payment::VisitKind;
 use ihos_domain::{DomainError, Role, Title};
-use ihos_store::consultation::outbox;
 use ihos_store::nursing::{
     self as store, NewOrder, NewService, OrderChange, OrderFilter, OrderRow,
 };
+use ihos_store::outbox::put as outbox;
 use ihos_store::{AnyConnection, StoreError, identity, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -1226,7 +1226,7 @@ pub async fn cancel(
     )
     .await?;
     if let Some(r) = &refund {
-        outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "payment.refund",
             patient_recipient(&row),

@@ -493,7 +493,7 @@ async fn insert_version(
         },
     )
     .await?;
-    cstore::outbox(
+    ihos_store::outbox::put(
         conn,
         "rx.submitted",
         None,
@@ -723,7 +723,7 @@ pub async fn approve(
     let patient = identity::patient(&mut tx, &r.patient_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    cstore::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "rx.approved",
         patient_recipient(&patient).as_deref(),
@@ -778,7 +778,7 @@ pub async fn reject(
             "Someone reviewed this prescription at the same moment; reload the queue.",
         ));
     }
-    cstore::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "rx.rejected",
         Some(&r.doctor_id),
@@ -1180,7 +1180,7 @@ pub async fn on_order_paid(conn: &mut AnyConnection, order: &OrderRow, now: i64)
         let method = Method::parse(&f.method)?;
         let code = (!method.is_delivery()).then(new_code);
         if rxstore::mark_ready(conn, &f.prescription_id, code.as_deref(), now).await? {
-            cstore::outbox(
+            ihos_store::outbox::put(
                 conn,
                 "rx.ready",
                 patient.as_ref().and_then(patient_recipient).as_deref(),
@@ -1323,7 +1323,7 @@ pub async fn dispense(
         now,
     )
     .await?;
-    cstore::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "rx.dispensed",
         patient.as_ref().and_then(patient_recipient).as_deref(),
@@ -1430,7 +1430,7 @@ pub async fn track(
     )
     .await?;
     let patient = identity::patient(&mut tx, &r.patient_id).await?;
-    cstore::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "rx.tracking",
         patient.as_ref().and_then(patient_recipient).as_deref(),

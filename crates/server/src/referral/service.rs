@@ -267,7 +267,7 @@ pub(crate) async fn notify(
             "referral_id": r.id, "status": status, "as": part, "kind": r.kind,
             "direction": r.direction, "from_org": r.from_org_name, "to_org": r.to_org_name,
         });
-        scheduling::enqueue(c, topic, Some(&who), &payload.to_string(), now).await?;
+        ihos_store::outbox::put_json(c, topic, Some(&who), &payload.to_string(), now).await?;
     }
     Ok(())
 }

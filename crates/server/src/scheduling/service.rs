@@ -536,7 +536,7 @@ async fn withdraw_with_notice(
             "date": a.service_date, "start": local_hhmm(a.starts_at), "refund_fen": a.fee_fen,
             "reason": reason, "rebook": format!("/booking?doctor_id={}", a.doctor_id),
         });
-        store::enqueue(
+        ihos_store::outbox::put_json(
             c,
             "appointment.displaced",
             recipient(&a),
@@ -1320,7 +1320,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Ap
         "appointment_id": a.id, "code": a.code, "status": status.as_str(), "refund_fen": refund,
         "doctor_name": a.doctor_name, "date": a.service_date, "start": local_hhmm(a.starts_at),
     });
-    store::enqueue(
+    ihos_store::outbox::put_json(
         &mut tx,
         "appointment.cancelled",
         Some(&caller.account_id),
