@@ -75,11 +75,6 @@ async fn main() -> anyhow::Result<()> {
             if with_demo {
                 demo::print_accounts(&demo::load(&state).await?);
             }
-            // Slots up to the horizon, reminders, queue notices: once a minute.
-            tokio::spawn(ihos_server::scheduling::jobs::run(
-                state.clone(),
-                std::time::Duration::from_secs(60),
-            ));
             ihos_server::serve(state, ihos_server::shutdown_signal()).await
         }
         Command::Migrate => {

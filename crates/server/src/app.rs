@@ -22,6 +22,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 use crate::crypto::Vault;
+use crate::jobs;
 use crate::referral;
 use crate::settings::Settings;
 use crate::state::{AppState, Parts};
@@ -304,6 +305,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 /// Bind, print the address, serve until `shutdown` resolves, then drain.
+/// Runs every background job, the scheduling pass once a minute.
 pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -311,14 +313,27 @@ pub async fn serve(
     let listener = TcpListener::bind(&state.settings.bind)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
-    serve_on(listener, state, shutdown).await
+    let extra = jobs::Extra {
+        scheduling_every: Some(std::time::Duration::from_secs(60)),
+    };
+    serve_with(listener, state, shutdown, extra).await
 }
 
-/// Serve on an already bound listener (tests bind port 0 themselves).
+/// Serve on an already bound listener (tests bind port 0 themselves and run
+/// the scheduling pass when they want it).
 pub async fn serve_on(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with(listener, state, shutdown, jobs::Extra::default()).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    extra: jobs::Extra,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Chat sockets close when shutdown starts, so the drain does not wait on
@@ -333,21 +348,15 @@ pub async fn serve_on(
     println!("ihos listening on http://{addr}");
     tracing::info!(%addr, backend = ?state.store.backend(), "listening");
     let store = state.store.clone();
-    let jobs = consultation::expire_job::spawn(state.clone());
     payment::payments(&state).bind_callback_base(addr);
-    let payment_jobs = payment::timeout_job::spawn(state.clone());
-    let referral_jobs = referral::overdue_job::spawn(state.clone());
-    let followup_jobs = followup::jobs::spawn(state.clone());
+    let jobs = jobs::start(&state, extra);
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    jobs.abort();
-    payment_jobs.abort();
-    referral_jobs.abort();
-    followup_jobs.abort();
+    drop(jobs);
     store.close().await;
     tracing::info!("stopped");
     Ok(())

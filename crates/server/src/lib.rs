@@ -1,6 +1,7 @@
 //! The ihos server: JSON API, web UI, health and metrics.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod consultation;
 pub mod crypto;
@@ -10,6 +11,7 @@ pub mod followup;
 pub mod i18n;
 pub mod identity;
 pub mod imaging;
+pub mod jobs;
 mod json;
 pub mod nursing;
 pub mod org;

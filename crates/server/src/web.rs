@@ -3,15 +3,17 @@
 
 use askama::Template;
 use axum::Router;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::TimeZone;
 use chrono_tz::Asia::Shanghai;
 use serde::Deserialize;
 use std::sync::Arc;
 
-use crate::auth::cookie;
+use crate::auth::{Caller, cookie, resolve};
 use crate::error::{ApiError, ApiResult};
 use crate::i18n::{Lang, Tr};
 use crate::state::AppState;
@@ -64,6 +66,52 @@ pub fn page_lang(state: &AppState, q: &LangQuery, headers: &HeaderMap) -> PageLa
                 tr: Tr::new(lang, state.texts.clone()),
                 set_cookie: None,
             }
+        }
+    }
+}
+
+/// The page language of a request: `?lang=` or the cookie.
+fn lang_of(state: &AppState, parts: &Parts) -> PageLang {
+    let q = Query::<LangQuery>::try_from_uri(&parts.uri)
+        .map(|Query(q)| q)
+        .unwrap_or(LangQuery { lang: None });
+    page_lang(state, &q, &parts.headers)
+}
+
+/// A page for a signed-in caller: who is calling and the page language.
+/// Anyone not signed in is sent to the login page.
+pub struct SignedIn {
+    pub caller: Caller,
+    pub lang: PageLang,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let lang = lang_of(state, parts);
+        match resolve(state, &parts.headers).await {
+            Ok(Some(caller)) => Ok(SignedIn { caller, lang }),
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// A page anyone may open: the caller if signed in, and the page language.
+pub struct AnyCaller {
+    pub caller: Option<Caller>,
+    pub lang: PageLang,
+}
+
+impl FromRequestParts<AppState> for AnyCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let lang = lang_of(state, parts);
+        match resolve(state, &parts.headers).await {
+            Ok(caller) => Ok(AnyCaller { caller, lang }),
+            Err(e) => Err(e.into_response()),
         }
     }
 }

@@ -742,38 +742,6 @@ pub async fn restore_subscription(conn: &mut AnyConnection, id: &str) -> StoreRe
     Ok(())
 }
 
-/// An outbox entry in the caller's transaction (notifications, refunds).
-pub async fn outbox(
-    conn: &mut AnyConnection,
-    topic: &str,
-    recipient_id: Option<&str>,
-    payload: &serde_json::Value,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO outbox (id, created_at, topic, recipient_id, payload, attempts) VALUES ($1, $2, $3, $4, $5, 0)",
-    )
-    .bind(new_id())
-    .bind(now)
-    .bind(topic)
-    .bind(recipient_id)
-    .bind(payload.to_string())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Outbox entries with `topic` about consultation `id` (tests and the supervision view).
-pub async fn outbox_count(conn: &mut AnyConnection, topic: &str, needle: &str) -> StoreResult<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE topic = $1 AND payload LIKE $2")
-            .bind(topic)
-            .bind(format!("%{needle}%"))
-            .fetch_one(&mut *conn)
-            .await?,
-    )
-}
-
 /// Attach an uploaded evidence record to the consultation it supports.
 pub async fn link_attachment(
     conn: &mut AnyConnection,

@@ -843,39 +843,3 @@ pub async fn patient_by_resident_hash(
             .await?,
     )
 }
-
-/// Queue a notification in the outbox (same transaction as the change).
-pub async fn enqueue(
-    conn: &mut AnyConnection,
-    topic: &str,
-    recipient_id: Option<&str>,
-    payload: &serde_json::Value,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO outbox (id, created_at, topic, recipient_id, payload, attempts) VALUES ($1, $2, $3, $4, $5, 0)",
-    )
-    .bind(new_id())
-    .bind(now_ms())
-    .bind(topic)
-    .bind(recipient_id)
-    .bind(payload.to_string())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// The newest outbox payload of a topic for a recipient (tests, dev tools).
-pub async fn latest_outbox(
-    conn: &mut AnyConnection,
-    topic: &str,
-    recipient_id: &str,
-) -> StoreResult<Option<serde_json::Value>> {
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT payload FROM outbox WHERE topic = $1 AND recipient_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
-    )
-    .bind(topic)
-    .bind(recipient_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.and_then(|r| serde_json::from_str(&r.0).ok()))
-}

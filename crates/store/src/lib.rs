@@ -10,6 +10,7 @@ pub mod identity;
 pub mod imaging;
 pub mod nursing;
 pub mod org;
+pub mod outbox;
 pub mod payment;
 pub mod pharmacy;
 pub mod referral;

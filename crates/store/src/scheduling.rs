@@ -666,7 +666,7 @@ pub async fn book_seat(store: &Store, b: &Booking<'_>) -> StoreResult<BookOutcom
         return Ok(BookOutcome::Overlapping);
     }
     crate::audit::record(&mut tx, &b.audit).await?;
-    enqueue(
+    crate::outbox::put_json(
         &mut tx,
         b.notice_topic,
         b.notice_recipient,
@@ -1071,27 +1071,6 @@ pub async fn position_in_slot(conn: &mut AnyConnection, a: &AppointmentRow) -> S
     .fetch_one(&mut *conn)
     .await?;
     Ok(ahead + 1)
-}
-
-/// A notification for the outbox, written in the caller's transaction.
-pub async fn enqueue(
-    conn: &mut AnyConnection,
-    topic: &str,
-    recipient_id: Option<&str>,
-    payload: &str,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO outbox (id, created_at, topic, recipient_id, payload, attempts) VALUES ($1, $2, $3, $4, $5, 0)",
-    )
-    .bind(new_id())
-    .bind(now)
-    .bind(topic)
-    .bind(recipient_id)
-    .bind(payload)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -63,7 +63,7 @@ pub async fn run_once(state: &AppState, now: i64) -> ApiResult<usize> {
             .as_deref()
             .or(row.guardian_account_id.as_deref());
         if row.fee_fen > 0 {
-            cstore::outbox(
+            ihos_store::outbox::put(
                 &mut tx,
                 "payment.refund",
                 recipient,
@@ -72,7 +72,7 @@ pub async fn run_once(state: &AppState, now: i64) -> ApiResult<usize> {
             )
             .await?;
         }
-        cstore::outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "consultation.expired",
             recipient,
@@ -80,18 +80,14 @@ pub async fn run_once(state: &AppState, now: i64) -> ApiResult<usize> {
             now,
         )
         .await?;
-        ihos_store::audit::record(
+        crate::audit::record(
             &mut tx,
-            &ihos_store::audit::AuditEntry {
-                actor_id: None,
-                actor_roles: "system",
-                action: "consultation.expire",
-                subject_type: "consultation",
-                subject_id: &row.id,
-                ground: "answer_time_elapsed",
-                org_id: Some(&row.org_id),
-                request_id: None,
-            },
+            None,
+            "consultation.expire",
+            "consultation",
+            &row.id,
+            "answer_time_elapsed",
+            Some(&row.org_id),
         )
         .await?;
         tx.commit()

@@ -318,24 +318,20 @@ async fn chat_socket(
     let (row, side) = {
         let mut conn = state.store.conn().await?;
         let (row, side) = load_for(&mut conn, &caller, &id).await?;
-        ihos_store::audit::record(
-            &mut conn,
-            &ihos_store::audit::AuditEntry {
-                actor_id: Some(&caller.account_id),
-                actor_roles: &caller.roles_label(),
-                action: "consultation.chat.open",
-                subject_type: "patient",
-                subject_id: &row.patient_id,
-                ground: if side == Side::Doctor {
+        caller
+            .audit(
+                &mut conn,
+                "consultation.chat.open",
+                "patient",
+                &row.patient_id,
+                if side == Side::Doctor {
                     "treating_practitioner"
                 } else {
                     "participant"
                 },
-                org_id: Some(&row.org_id),
-                request_id: caller.request_id.as_deref(),
-            },
-        )
-        .await?;
+                Some(&row.org_id),
+            )
+            .await?;
         (row, side)
     };
     let after = q.after.unwrap_or(0);

@@ -21,7 +21,7 @@ use ihos_store::consultation::{
     NewMessage, PackageRow, ReviewRow, StatusChange, SubscriptionRow,
 };
 use ihos_store::identity::{self, PractitionerRow};
-use ihos_store::{AnyConnection, StoreError, audit, new_id, now_ms, org};
+use ihos_store::{AnyConnection, StoreError, new_id, now_ms, org};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -404,32 +404,6 @@ fn domain(e: DomainError) -> ApiError {
     err
 }
 
-async fn audit_patient(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    action: &str,
-    subject_type: &str,
-    subject_id: &str,
-    ground: &str,
-    org_id: Option<&str>,
-) -> ApiResult<()> {
-    audit::record(
-        conn,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action,
-            subject_type,
-            subject_id,
-            ground,
-            org_id,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
 /// Load a consultation the caller takes part in; anything else is "not found".
 pub async fn load_for(
     conn: &mut AnyConnection,
@@ -491,7 +465,7 @@ async fn notify(
     row: &ConsultationRow,
     now: i64,
 ) -> ApiResult<()> {
-    cstore::outbox(
+    ihos_store::outbox::put(
         conn,
         topic,
         recipient,
@@ -530,7 +504,7 @@ async fn refund(
     )
     .await?;
     if row.fee_fen > 0 {
-        cstore::outbox(
+        ihos_store::outbox::put(
             conn,
             "payment.refund",
             patient_side_recipient(row),
@@ -656,7 +630,7 @@ pub async fn request(
     )
     .await?;
     if fee_fen > 0 {
-        cstore::outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "payment.charge",
             Some(&caller.account_id),
@@ -670,16 +644,16 @@ pub async fn request(
     } else {
         "guardian"
     };
-    audit_patient(
-        &mut tx,
-        caller,
-        "consultation.request",
-        "patient",
-        &patient.id,
-        ground,
-        Some(&row.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "consultation.request",
+            "patient",
+            &patient.id,
+            ground,
+            Some(&row.org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     view(&row)
 }
@@ -763,16 +737,16 @@ async fn finish(
     let row = cstore::consultation(&mut tx, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    audit_patient(
-        &mut tx,
-        caller,
-        action,
-        "consultation",
-        id,
-        "participant",
-        Some(&row.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            action,
+            "consultation",
+            id,
+            "participant",
+            Some(&row.org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     publish_status(state, id, status);
     view(&row)
@@ -910,7 +884,7 @@ pub async fn act(
     )
     .await?;
     if action == Action::ReferOffline {
-        cstore::outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "referral.offline_visit",
             patient_side_recipient(&row),
@@ -1020,16 +994,16 @@ pub async fn escalate(
         now,
     )
     .await?;
-    audit_patient(
-        &mut tx,
-        caller,
-        "consultation.escalate",
-        "consultation",
-        &row.id,
-        "participant",
-        Some(&row.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "consultation.escalate",
+            "consultation",
+            &row.id,
+            "participant",
+            Some(&row.org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     publish_status(state, &row.id, Status::Completed);
     view(&new_row)
@@ -1039,16 +1013,16 @@ pub async fn escalate(
 pub async fn get(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ConsultationView> {
     let mut conn = state.store.conn().await?;
     let (row, side) = load_for(&mut conn, caller, id).await?;
-    audit_patient(
-        &mut conn,
-        caller,
-        "consultation.read",
-        "patient",
-        &row.patient_id,
-        side.ground(&row, caller),
-        Some(&row.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut conn,
+            "consultation.read",
+            "patient",
+            &row.patient_id,
+            side.ground(&row, caller),
+            Some(&row.org_id),
+        )
+        .await?;
     view(&row)
 }
 
@@ -1102,30 +1076,30 @@ pub async fn patient_history(
     let ground = match patient_read_ground(&caller.roles(), &rel) {
         Ok(g) => g,
         Err(_) => {
-            audit_patient(
-                &mut conn,
-                caller,
-                "patient.history.read.denied",
-                "patient",
-                &row.patient_id,
-                "none",
-                Some(&row.org_id),
-            )
-            .await?;
+            caller
+                .audit(
+                    &mut conn,
+                    "patient.history.read.denied",
+                    "patient",
+                    &row.patient_id,
+                    "none",
+                    Some(&row.org_id),
+                )
+                .await?;
             return Err(ApiError::not_found());
         }
     };
     let rows = cstore::for_patient(&mut conn, &row.patient_id, 200).await?;
-    audit_patient(
-        &mut conn,
-        caller,
-        "patient.history.read",
-        "patient",
-        &row.patient_id,
-        ground.as_str(),
-        Some(&row.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut conn,
+            "patient.history.read",
+            "patient",
+            &row.patient_id,
+            ground.as_str(),
+            Some(&row.org_id),
+        )
+        .await?;
     rows.iter().map(view).collect()
 }
 
@@ -1140,16 +1114,16 @@ pub async fn messages(
     let mut conn = state.store.conn().await?;
     let (row, side) = load_for(&mut conn, caller, id).await?;
     let rows = cstore::messages_after(&mut conn, id, after.max(0), limit.clamp(1, 1000)).await?;
-    audit_patient(
-        &mut conn,
-        caller,
-        "consultation.messages.read",
-        "patient",
-        &row.patient_id,
-        side.ground(&row, caller),
-        Some(&row.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut conn,
+            "consultation.messages.read",
+            "patient",
+            &row.patient_id,
+            side.ground(&row, caller),
+            Some(&row.org_id),
+        )
+        .await?;
     Ok(rows.into_iter().map(message_view).collect())
 }
 
@@ -1179,16 +1153,16 @@ pub async fn thread(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Ve
             messages: msgs.into_iter().map(message_view).collect(),
         });
     }
-    audit_patient(
-        &mut conn,
-        caller,
-        "consultation.thread.read",
-        "patient",
-        &row.patient_id,
-        side.ground(&row, caller),
-        Some(&row.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut conn,
+            "consultation.thread.read",
+            "patient",
+            &row.patient_id,
+            side.ground(&row, caller),
+            Some(&row.org_id),
+        )
+        .await?;
     Ok(out)
 }
 
@@ -1321,16 +1295,16 @@ pub async fn download(
                 || row.evidence_ref.as_deref() == Some(&a.id)
         })
         .ok_or_else(ApiError::not_found)?;
-    audit_patient(
-        &mut conn,
-        caller,
-        "consultation.attachment.read",
-        "patient",
-        &row.patient_id,
-        side.ground(&row, caller),
-        Some(&row.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut conn,
+            "consultation.attachment.read",
+            "patient",
+            &row.patient_id,
+            side.ground(&row, caller),
+            Some(&row.org_id),
+        )
+        .await?;
     let bytes = super::blob::get(&state.settings, &a.blob_key).await?;
     Ok((a.mime, bytes))
 }
@@ -1389,7 +1363,7 @@ pub async fn review(
         },
     )
     .await?;
-    cstore::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "consultation.reviewed",
         Some(&row.doctor_id),
@@ -1463,24 +1437,20 @@ pub async fn set_policy(
         now_ms(),
     )
     .await?;
-    audit::record(
-        &mut tx,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action: if input.allow_first_visit {
+    caller
+        .audit(
+            &mut tx,
+            if input.allow_first_visit {
                 "department.first_visit.pilot"
             } else {
                 "department.first_visit.strict"
             },
-            subject_type: "department",
-            subject_id: &dep.id,
-            ground: "org_admin",
-            org_id: Some(&dep.org_id),
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+            "department",
+            &dep.id,
+            "org_admin",
+            Some(&dep.org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(PolicyView {
         department_id: dep.id,
@@ -1585,7 +1555,7 @@ pub async fn subscribe(
     };
     cstore::insert_subscription(&mut tx, &s).await?;
     if p.price_fen > 0 {
-        cstore::outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "payment.charge",
             Some(&caller.account_id),

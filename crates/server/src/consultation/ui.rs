@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::{Path, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use ihos_domain::Role;
@@ -13,11 +13,10 @@ use ihos_domain::identity::may_practise_online;
 use ihos_store::{identity, org};
 
 use super::service::{self, ConsultationView, QueueEntry, Side};
-use crate::auth::MaybeCaller;
 use crate::error::ApiResult;
 use crate::identity::service::{self as id_service, today_in_shanghai};
 use crate::state::AppState;
-use crate::web::{Frame, LangQuery, page_lang, render, shanghai_time};
+use crate::web::{Frame, SignedIn, render, shanghai_time};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -53,14 +52,8 @@ struct ListPage {
 
 async fn list_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
+    SignedIn { caller, lang }: SignedIn,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     if !caller.has(Role::Patient) {
         return Ok(Redirect::to("/workbench").into_response());
     }
@@ -131,15 +124,9 @@ struct ChatPage {
 
 async fn chat_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
+    SignedIn { caller, lang }: SignedIn,
     Path(id): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let side = {
         let mut conn = state.store.conn().await?;
         service::load_for(&mut conn, &caller, &id).await?.1
@@ -171,14 +158,8 @@ struct WorkbenchPage {
 
 async fn workbench_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
+    SignedIn { caller, lang }: SignedIn,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let queue = service::queue(&state, &caller).await?;
     render(
         &WorkbenchPage {

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use ihos_domain::followup as rules;
-use ihos_store::consultation::outbox;
 use ihos_store::followup as store;
 use ihos_store::now_ms;
 use serde_json::json;
@@ -51,7 +50,7 @@ pub async fn run_at(ctx: &AppState, now: i64) -> ApiResult<JobReport> {
             .patient_account_id
             .as_deref()
             .or(plan.guardian_account_id.as_deref());
-        outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "followup.reminder",
             recipient,
@@ -61,7 +60,7 @@ pub async fn run_at(ctx: &AppState, now: i64) -> ApiResult<JobReport> {
         .await?;
         let detail = format!("{} (due {})", t.title, crate::web::shanghai_time(t.due_at));
         if store::insert_alert(&mut tx, &plan, &t.id, "missed_task", &detail, now).await? {
-            outbox(
+            ihos_store::outbox::put(
                 &mut tx,
                 "followup.alert",
                 Some(&plan.doctor_id),

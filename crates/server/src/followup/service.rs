@@ -9,9 +9,8 @@ use ihos_domain::ErrorCode;
 use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::followup::{self as rules, PlanTemplate, ResultInput, TaskKind, TaskSpec};
 use ihos_domain::{DomainError, Role};
-use ihos_store::consultation::outbox;
 use ihos_store::followup::{self as store, NewPlan, PlanFilter, PlanRow, TaskRow};
-use ihos_store::{AnyConnection, audit, identity, now_ms};
+use ihos_store::{AnyConnection, identity, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -253,21 +252,9 @@ async fn audit_entry(
     ground: &str,
     org_id: Option<&str>,
 ) -> ApiResult<()> {
-    audit::record(
-        conn,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action,
-            subject_type: "patient",
-            subject_id,
-            ground,
-            org_id,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
-    Ok(())
+    caller
+        .audit(conn, action, "patient", subject_id, ground, org_id)
+        .await
 }
 
 /// The ground on which the caller reads this plan's patient data, or "not found".
@@ -391,7 +378,7 @@ pub async fn assign(
         .account_id
         .as_deref()
         .or(patient.guardian_account_id.as_deref());
-    outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "followup.assigned",
         recipient,
@@ -530,7 +517,7 @@ pub async fn complete_task(
     if done && checked.in_range == Some(false) {
         let detail = format!("{}: {}", task.title, checked.outside.join("; "));
         if store::insert_alert(&mut tx, &plan, task_id, "abnormal_reading", &detail, now).await? {
-            outbox(
+            ihos_store::outbox::put(
                 &mut tx,
                 "followup.alert",
                 Some(&plan.doctor_id),

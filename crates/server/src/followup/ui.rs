@@ -4,8 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use ihos_domain::Role;
@@ -13,11 +12,10 @@ use ihos_domain::followup::DAY_MS;
 use ihos_store::now_ms;
 
 use super::service::{self, AlertView, FigureView, PlanView, TaskView, TemplateView};
-use crate::auth::MaybeCaller;
 use crate::error::ApiResult;
 use crate::i18n::Tr;
 use crate::state::AppState;
-use crate::web::{Frame, LangQuery, page_lang, render, shanghai_time};
+use crate::web::{Frame, SignedIn, render, shanghai_time};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -102,14 +100,8 @@ struct PatientPage {
 
 async fn patient_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
+    SignedIn { caller, lang }: SignedIn,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     if !caller.has(Role::Patient) {
         return Ok(Redirect::to("/followup/doctor").into_response());
     }
@@ -188,14 +180,8 @@ struct DoctorPage {
 
 async fn doctor_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
+    SignedIn { caller, lang }: SignedIn,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     if !caller.has(Role::Doctor) {
         return Ok(Redirect::to("/followup").into_response());
     }

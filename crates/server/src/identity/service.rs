@@ -258,20 +258,16 @@ pub async fn add_dependant(
 
     let mut tx = state.store.begin().await?;
     let patient_id = identity::insert_patient(&mut tx, None, &new).await?;
-    audit::record(
-        &mut tx,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action: "patient.create",
-            subject_type: "patient",
-            subject_id: &patient_id,
-            ground: "guardian",
-            org_id: None,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "patient.create",
+            "patient",
+            &patient_id,
+            "guardian",
+            None,
+        )
+        .await?;
     let row = identity::patient(&mut tx, &patient_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -390,21 +386,9 @@ async fn audit_read(
     ground: &str,
     action: &str,
 ) -> ApiResult<()> {
-    audit::record(
-        conn,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action,
-            subject_type: "patient",
-            subject_id: patient_id,
-            ground,
-            org_id: None,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
-    Ok(())
+    caller
+        .audit(conn, action, "patient", patient_id, ground, None)
+        .await
 }
 
 /// Read one patient's record, authorised by role and relationship. Every
@@ -500,18 +484,14 @@ pub async fn create_platform_admin(
     let mut tx = state.store.begin().await?;
     let id = insert_login_account(state, &mut tx, name.as_str(), &phone, hash).await?;
     identity::grant_role(&mut tx, &id, Role::PlatformAdmin.as_str(), "").await?;
-    audit::record(
+    crate::audit::record(
         &mut tx,
-        &audit::AuditEntry {
-            actor_id: None,
-            actor_roles: "system",
-            action: "account.create",
-            subject_type: "account",
-            subject_id: &id,
-            ground: "bootstrap",
-            org_id: None,
-            request_id: None,
-        },
+        None,
+        "account.create",
+        "account",
+        &id,
+        "bootstrap",
+        None,
     )
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;

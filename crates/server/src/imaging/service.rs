@@ -279,6 +279,8 @@ async fn store_one(
         let mut tx = state.store.begin().await?;
         let r = store::store_instance(&mut tx, &new_study, &series, &inst).await?;
         if let store::Stored::New { study_id } = &r {
+            // Store errors decide the part's outcome here, so the store's
+            // own audit call (not the kit's, which answers an ApiError).
             audit::record(
                 &mut tx,
                 &audit::AuditEntry {
@@ -891,12 +893,14 @@ async fn send_patient_link(
     )
     .await?;
     let url = format!("/imaging/open/{token}");
-    store::enqueue(
+    ihos_store::outbox::put(
         conn,
         "sms.imaging_link",
         Some(&account_id),
         &json!({ "to": mask_phone(&phone), "phone_enc": state.vault.encrypt(&phone), "url": url,
-                 "text": "您的影像检查报告已出，请点击链接并输入短信验证码查看。" }),
+                        "text": "您的影像检查报告已出，请点击链接并输入短信验证码查看。"
+        }),
+        ihos_store::now_ms(),
     )
     .await?;
     Ok(true)
@@ -989,12 +993,14 @@ pub async fn send_code(state: &AppState, token: &str) -> ApiResult<CodeSent> {
     )
     .await?;
     let masked = mask_phone(&phone);
-    store::enqueue(
+    ihos_store::outbox::put(
         &mut tx,
         "sms.imaging_code",
         Some(&account_id),
         &json!({ "to": masked, "phone_enc": state.vault.encrypt(&phone), "code": code,
-                 "text": format!("【ihos】您查看影像的验证码为{code}，5分钟内有效，请勿告诉他人。") }),
+                 "text": format!("【ihos】您查看影像的验证码为{code}，5分钟内有效，请勿告诉他人。")
+ }),
+        ihos_store::now_ms(),
     )
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
@@ -1204,24 +1210,20 @@ pub async fn grant_consent(
         expires_at,
     )
     .await?;
-    audit::record(
-        &mut tx,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action: "imaging.consent_grant",
-            subject_type: "patient",
-            subject_id: &patient_id,
-            ground: if own.as_ref().is_some_and(|p| p.id == patient_id) {
+    caller
+        .audit(
+            &mut tx,
+            "imaging.consent_grant",
+            "patient",
+            &patient_id,
+            if own.as_ref().is_some_and(|p| p.id == patient_id) {
                 "self"
             } else {
                 "guardian"
             },
-            org_id: None,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+            None,
+        )
+        .await?;
     let row = store::consents_of(&mut tx, &caller.account_id)
         .await?
         .into_iter()
@@ -1236,20 +1238,16 @@ pub async fn revoke_consent(state: &AppState, caller: &Caller, id: &str) -> ApiR
     let patient_id = store::revoke_consent(&mut tx, id, &caller.account_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    audit::record(
-        &mut tx,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action: "imaging.consent_revoke",
-            subject_type: "patient",
-            subject_id: &patient_id,
-            ground: "self",
-            org_id: None,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "imaging.consent_revoke",
+            "patient",
+            &patient_id,
+            "self",
+            None,
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(())
 }
@@ -1328,20 +1326,16 @@ pub async fn link_to_patient(
     if !store::link_study(&mut tx, &study.id, &patient_id).await? {
         return Err(ApiError::not_found());
     }
-    audit::record(
-        &mut tx,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action: "imaging.link_patient",
-            subject_type: "imaging_study",
-            subject_id: &study.id,
-            ground: "performing_org",
-            org_id: Some(&study.org_id),
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "imaging.link_patient",
+            "imaging_study",
+            &study.id,
+            "performing_org",
+            Some(&study.org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(())
 }

@@ -2,15 +2,14 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::Path;
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use crate::auth::MaybeCaller;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::web::{Frame, LangQuery, page_lang, render};
+use crate::web::{AnyCaller, Frame, render};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,16 +25,10 @@ struct ListPage {
     f: Frame,
 }
 
-async fn list_page(
-    State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
+async fn list_page(AnyCaller { caller, lang }: AnyCaller) -> ApiResult<Response> {
     if caller.is_none() {
         return Ok(Redirect::to("/login").into_response());
     }
-    let lang = page_lang(&state, &q, &headers);
     render(
         &ListPage {
             f: Frame::new(&lang.tr, caller.as_ref()),
@@ -58,13 +51,9 @@ struct ViewerPage {
 }
 
 async fn viewer_page(
-    State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
+    AnyCaller { caller, lang }: AnyCaller,
     Path(study): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
     let can_share = caller
         .as_ref()
         .is_some_and(|c| c.has(ihos_domain::Role::Patient));
@@ -84,14 +73,9 @@ async fn viewer_page(
 }
 
 async fn open_page(
-    State(state): State<AppState>,
-    State(_state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
+    AnyCaller { caller, lang }: AnyCaller,
     Path(token): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
     render(
         &ViewerPage {
             f: Frame::new(&lang.tr, caller.as_ref()),

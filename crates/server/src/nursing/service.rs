@@ -12,11 +12,11 @@ use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::nursing::{self as rules, Action, Location, ServiceSpec, Status};
 use ihos_domain::payment::VisitKind;
 use ihos_domain::{DomainError, Role, Title, parse_date};
-use ihos_store::consultation::outbox;
 use ihos_store::nursing::{
     self as store, NewOrder, NewService, OrderChange, OrderFilter, OrderRow,
 };
-use ihos_store::{AnyConnection, StoreError, audit, identity, now_ms};
+use ihos_store::outbox::put as outbox;
+use ihos_store::{AnyConnection, StoreError, identity, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -305,33 +305,6 @@ fn mask_name(name: &str) -> String {
     }
 }
 
-async fn audit_entry(
-    conn: &mut AnyConnection,
-    caller: Option<&Caller>,
-    action: &str,
-    subject_type: &str,
-    subject_id: &str,
-    ground: &str,
-    org_id: Option<&str>,
-) -> ApiResult<()> {
-    let roles = caller.map_or_else(|| "system".to_string(), Caller::roles_label);
-    audit::record(
-        conn,
-        &audit::AuditEntry {
-            actor_id: caller.map(|c| c.account_id.as_str()),
-            actor_roles: &roles,
-            action,
-            subject_type,
-            subject_id,
-            ground,
-            org_id,
-            request_id: caller.and_then(|c| c.request_id.as_deref()),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
 /// One step of the visit: on the timeline and in the audit log, in the caller's transaction.
 async fn record_step(
     conn: &mut AnyConnection,
@@ -351,7 +324,7 @@ async fn record_step(
         now,
     )
     .await?;
-    audit_entry(
+    crate::audit::record(
         conn,
         caller,
         &format!("nursing.{action}"),
@@ -629,7 +602,7 @@ pub async fn add_service(
         ),
         other => other.into(),
     })?;
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.service.create",
@@ -712,7 +685,7 @@ pub async fn set_qualifications(
         now_ms(),
     )
     .await?;
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.qualifications.set",
@@ -833,7 +806,7 @@ pub async fn assess(
         valid_until,
     )
     .await?;
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.assessment.create",
@@ -927,7 +900,7 @@ pub async fn order(
         now,
     )
     .await?;
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.order",
@@ -1252,7 +1225,7 @@ pub async fn cancel(
     )
     .await?;
     if let Some(r) = &refund {
-        outbox(
+        ihos_store::outbox::put(
             &mut tx,
             "payment.refund",
             patient_recipient(&row),
@@ -1435,7 +1408,7 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Order
             text: r.body,
             created_at: r.created_at,
         });
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.read",
@@ -1445,7 +1418,7 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Order
         Some(&row.org_id),
     )
     .await?;
-    audit_entry(
+    crate::audit::record(
         &mut tx,
         Some(caller),
         "nursing.read",
@@ -1477,7 +1450,7 @@ async fn list(
             if side != Side::Patient {
                 // Staff lists show patient data (masked for dispatch): audited.
                 let ground = read_ground(&mut c, &row, side, caller).await?;
-                audit_entry(
+                crate::audit::record(
                     &mut c,
                     Some(caller),
                     "nursing.list",

@@ -21,7 +21,7 @@ use crate::i18n::{Lang, Tr};
 use crate::identity::service as id_service;
 use crate::scheduling::pages::yuan;
 use crate::state::AppState;
-use crate::web::{Frame, LangQuery, page_lang, render, shanghai_time};
+use crate::web::{Frame, LangQuery, SignedIn, page_lang, render, shanghai_time};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -183,15 +183,9 @@ struct OrderPage {
 
 async fn order_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
+    SignedIn { caller, lang }: SignedIn,
     Path(id): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let mut r = service::get(&state, &caller, &id).await?;
     let l = &lang.tr;
     let events = r

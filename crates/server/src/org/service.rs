@@ -8,9 +8,9 @@ use ihos_domain::{
     DomainError, LicenceNumber, OrgKind, Password, PhoneNumber, RealName, Role, Specialty, Title,
     parse_date,
 };
+use ihos_store::AnyConnection;
 use ihos_store::identity::{self, NewAffiliation, NewPractitioner, PractitionerRow};
 use ihos_store::org::{self, NewOrg, OrgRow};
-use ihos_store::{AnyConnection, audit};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -195,20 +195,9 @@ async fn record_change(
     subject_id: &str,
     org_id: Option<&str>,
 ) -> ApiResult<()> {
-    audit::record(
-        conn,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action,
-            subject_type,
-            subject_id,
-            ground: "admin",
-            org_id,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+    caller
+        .audit(conn, action, subject_type, subject_id, "admin", org_id)
+        .await?;
     Ok(())
 }
 

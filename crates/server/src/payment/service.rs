@@ -410,7 +410,7 @@ async fn on_paid(
     let recipient = identity::patient(conn, &o.patient_id)
         .await?
         .and_then(|p| p.account_id.or(p.guardian_account_id));
-    ihos_store::consultation::outbox(
+    ihos_store::outbox::put(
         conn,
         "payment.paid",
         recipient.as_deref(),
@@ -625,7 +625,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Or
     }
     let refund = withdraw_in(&mut tx, &o, "cancelled by the patient", now).await?;
     hooks.cancelled(&mut tx, &o, now).await?;
-    ihos_store::consultation::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "payment.cancelled",
         Some(&caller.account_id),

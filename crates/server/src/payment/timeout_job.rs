@@ -30,7 +30,7 @@ pub async fn run_once(state: &AppState, now: i64) -> ApiResult<(usize, usize)> {
     for o in expired {
         let mut tx = state.store.begin().await?;
         if pstore::change_status(&mut tx, &o.id, "open", "closed", now).await? {
-            ihos_store::consultation::outbox(
+            ihos_store::outbox::put(
                 &mut tx,
                 "payment.closed",
                 None,

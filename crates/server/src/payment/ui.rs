@@ -4,18 +4,16 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{Path, State};
+use axum::response::Response;
 use axum::routing::get;
 use ihos_store::payment as pstore;
 
 use super::service::{self, OrderView};
-use crate::auth::MaybeCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::web::Millis;
-use crate::web::{Frame, LangQuery, page_lang, render, shanghai_time};
+use crate::web::{Frame, SignedIn, render, shanghai_time};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -42,14 +40,8 @@ impl OrdersPage {
 
 async fn orders_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
+    SignedIn { caller, lang }: SignedIn,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let orders = service::mine(&state, &caller).await?;
     render(
         &OrdersPage {
@@ -83,15 +75,9 @@ impl OrderPage {
 
 async fn order_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
+    SignedIn { caller, lang }: SignedIn,
     Path(id): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let o = service::get(&state, &caller, &id).await?;
     let f = Frame::new(&lang.tr, Some(&caller));
     let sections = super::payments(&state)
@@ -113,15 +99,9 @@ struct SandboxPage {
 
 async fn sandbox_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
+    SignedIn { caller, lang }: SignedIn,
     Path(txn): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let t = {
         let mut conn = state.store.conn().await?;
         pstore::transaction(&mut conn, &txn)

@@ -16,7 +16,7 @@ use ihos_domain::{DomainError, OrgKind, Role, parse_date};
 use ihos_store::consultation::{self as cstore, ConsultationRow};
 use ihos_store::payment::{self as pstore, OrderRow};
 use ihos_store::pharmacy::{self as rxstore, FulfilmentRow, ItemRow, NewItem, PrescriptionRow};
-use ihos_store::{AnyConnection, audit, identity, now_ms, org};
+use ihos_store::{AnyConnection, identity, now_ms, org};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -256,33 +256,6 @@ async fn fulfilment_view(
 
 // ------------------------------------------------------------------ helpers
 
-#[allow(clippy::too_many_arguments)]
-async fn audit_read(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    action: &str,
-    subject_type: &str,
-    subject_id: &str,
-    ground: &str,
-    org_id: Option<&str>,
-) -> ApiResult<()> {
-    audit::record(
-        conn,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action,
-            subject_type,
-            subject_id,
-            ground,
-            org_id,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
 /// The organisations (and their kinds) a pharmacist works at.
 async fn pharmacist_orgs(
     conn: &mut AnyConnection,
@@ -514,7 +487,7 @@ async fn insert_version(
         },
     )
     .await?;
-    cstore::outbox(
+    ihos_store::outbox::put(
         conn,
         "rx.submitted",
         None,
@@ -522,16 +495,16 @@ async fn insert_version(
         now,
     )
     .await?;
-    audit_read(
-        conn,
-        caller,
-        "prescription.write",
-        "patient",
-        &c.patient_id,
-        "treating_practitioner",
-        Some(&c.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            conn,
+            "prescription.write",
+            "patient",
+            &c.patient_id,
+            "treating_practitioner",
+            Some(&c.org_id),
+        )
+        .await?;
     Ok(id)
 }
 
@@ -652,16 +625,16 @@ pub async fn queue(state: &AppState, caller: &Caller) -> ApiResult<Vec<Prescript
             continue;
         }
         for r in rxstore::queue(&mut conn, &org_id, 200).await? {
-            audit_read(
-                &mut conn,
-                caller,
-                "prescription.review.read",
-                "patient",
-                &r.patient_id,
-                "reviewing_pharmacist",
-                Some(&org_id),
-            )
-            .await?;
+            caller
+                .audit(
+                    &mut conn,
+                    "prescription.review.read",
+                    "patient",
+                    &r.patient_id,
+                    "reviewing_pharmacist",
+                    Some(&org_id),
+                )
+                .await?;
             out.push(view(&mut conn, r, false).await?);
         }
     }
@@ -746,7 +719,7 @@ pub async fn approve(
     let patient = identity::patient(&mut tx, &r.patient_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    cstore::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "rx.approved",
         patient_recipient(&patient).as_deref(),
@@ -754,16 +727,16 @@ pub async fn approve(
         now,
     )
     .await?;
-    audit_read(
-        &mut tx,
-        caller,
-        "prescription.approve",
-        "prescription",
-        &r.id,
-        "reviewing_pharmacist",
-        Some(&r.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "prescription.approve",
+            "prescription",
+            &r.id,
+            "reviewing_pharmacist",
+            Some(&r.org_id),
+        )
+        .await?;
     let row = rxstore::prescription(&mut tx, &r.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -802,7 +775,7 @@ pub async fn reject(
             "Someone reviewed this prescription at the same moment; reload the queue.",
         ));
     }
-    cstore::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "rx.rejected",
         Some(&r.doctor_id),
@@ -810,16 +783,16 @@ pub async fn reject(
         now,
     )
     .await?;
-    audit_read(
-        &mut tx,
-        caller,
-        "prescription.reject",
-        "prescription",
-        &r.id,
-        "reviewing_pharmacist",
-        Some(&r.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "prescription.reject",
+            "prescription",
+            &r.id,
+            "reviewing_pharmacist",
+            Some(&r.org_id),
+        )
+        .await?;
     let row = rxstore::prescription(&mut tx, &r.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -843,16 +816,16 @@ pub async fn of_consultation(
         Side::Patient if c.patient_account_id.as_deref() == Some(&caller.account_id) => "self",
         Side::Patient => "guardian",
     };
-    audit_read(
-        &mut conn,
-        caller,
-        "prescription.read",
-        "patient",
-        &c.patient_id,
-        ground,
-        Some(&c.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut conn,
+            "prescription.read",
+            "patient",
+            &c.patient_id,
+            ground,
+            Some(&c.org_id),
+        )
+        .await?;
     let mut out = Vec::new();
     for r in rxstore::for_consultation(&mut conn, &c.id).await? {
         out.push(view(&mut conn, r, side == Side::Patient).await?);
@@ -879,16 +852,16 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Presc
     } else {
         return Err(ApiError::not_found());
     };
-    audit_read(
-        &mut conn,
-        caller,
-        "prescription.read",
-        "prescription",
-        &r.id,
-        ground,
-        Some(&r.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut conn,
+            "prescription.read",
+            "prescription",
+            &r.id,
+            ground,
+            Some(&r.org_id),
+        )
+        .await?;
     view(&mut conn, r, show_code).await
 }
 
@@ -912,29 +885,29 @@ pub async fn of_patient(
     let ground = match patient_read_ground(&caller.roles(), &rel) {
         Ok(g) => g,
         Err(_) => {
-            audit_read(
-                &mut conn,
-                caller,
-                "prescription.history.read.denied",
-                "patient",
-                patient_id,
-                "none",
-                None,
-            )
-            .await?;
+            caller
+                .audit(
+                    &mut conn,
+                    "prescription.history.read.denied",
+                    "patient",
+                    patient_id,
+                    "none",
+                    None,
+                )
+                .await?;
             return Err(ApiError::not_found());
         }
     };
-    audit_read(
-        &mut conn,
-        caller,
-        "prescription.history.read",
-        "patient",
-        patient_id,
-        ground.as_str(),
-        None,
-    )
-    .await?;
+    caller
+        .audit(
+            &mut conn,
+            "prescription.history.read",
+            "patient",
+            patient_id,
+            ground.as_str(),
+            None,
+        )
+        .await?;
     let show = rel.is_self || rel.is_guardian;
     let mut out = Vec::new();
     for r in rxstore::for_patient(&mut conn, patient_id, 100).await? {
@@ -979,16 +952,16 @@ pub async fn allergies(
 ) -> ApiResult<Vec<AllergyView>> {
     let mut conn = state.store.conn().await?;
     let ground = allergy_access(&mut conn, caller, patient_id).await?;
-    audit_read(
-        &mut conn,
-        caller,
-        "allergy.read",
-        "patient",
-        patient_id,
-        ground,
-        None,
-    )
-    .await?;
+    caller
+        .audit(
+            &mut conn,
+            "allergy.read",
+            "patient",
+            patient_id,
+            ground,
+            None,
+        )
+        .await?;
     Ok(rxstore::allergies(&mut conn, patient_id)
         .await?
         .into_iter()
@@ -1016,16 +989,9 @@ pub async fn add_allergy(
         now_ms(),
     )
     .await?;
-    audit_read(
-        &mut tx,
-        caller,
-        "allergy.add",
-        "patient",
-        patient_id,
-        ground,
-        None,
-    )
-    .await?;
+    caller
+        .audit(&mut tx, "allergy.add", "patient", patient_id, ground, None)
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     allergies(state, caller, patient_id).await
 }
@@ -1211,7 +1177,7 @@ pub async fn on_order_paid(conn: &mut AnyConnection, order: &OrderRow, now: i64)
         let method = Method::parse(&f.method)?;
         let code = (!method.is_delivery()).then(new_code);
         if rxstore::mark_ready(conn, &f.prescription_id, code.as_deref(), now).await? {
-            cstore::outbox(
+            ihos_store::outbox::put(
                 conn,
                 "rx.ready",
                 patient.as_ref().and_then(patient_recipient).as_deref(),
@@ -1278,16 +1244,16 @@ pub async fn lookup(state: &AppState, caller: &Caller, code: &str) -> ApiResult<
     let r = rxstore::prescription(&mut conn, &f.prescription_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    audit_read(
-        &mut conn,
-        caller,
-        "prescription.dispense.read",
-        "prescription",
-        &r.id,
-        "dispensing_pharmacist",
-        Some(&org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut conn,
+            "prescription.dispense.read",
+            "prescription",
+            &r.id,
+            "dispensing_pharmacist",
+            Some(&org_id),
+        )
+        .await?;
     view(&mut conn, r, false).await
 }
 
@@ -1357,7 +1323,7 @@ pub async fn dispense(
         now,
     )
     .await?;
-    cstore::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "rx.dispensed",
         patient.as_ref().and_then(patient_recipient).as_deref(),
@@ -1365,16 +1331,16 @@ pub async fn dispense(
         now,
     )
     .await?;
-    audit_read(
-        &mut tx,
-        caller,
-        "prescription.dispense",
-        "prescription",
-        &r.id,
-        "dispensing_pharmacist",
-        Some(&org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "prescription.dispense",
+            "prescription",
+            &r.id,
+            "dispensing_pharmacist",
+            Some(&org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     let mut conn = state.store.conn().await?;
     let row = rxstore::prescription(&mut conn, &r.id)
@@ -1464,7 +1430,7 @@ pub async fn track(
     )
     .await?;
     let patient = identity::patient(&mut tx, &r.patient_id).await?;
-    cstore::outbox(
+    ihos_store::outbox::put(
         &mut tx,
         "rx.tracking",
         patient.as_ref().and_then(patient_recipient).as_deref(),

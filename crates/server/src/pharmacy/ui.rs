@@ -18,7 +18,7 @@ use crate::auth::MaybeCaller;
 use crate::consultation::service::{self as cservice, ConsultationView, Side};
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::web::{Frame, LangQuery, Millis, page_lang, render, shanghai_time};
+use crate::web::{Frame, LangQuery, Millis, SignedIn, page_lang, render, shanghai_time};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -63,15 +63,9 @@ impl RxPage {
 
 async fn rx_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
+    SignedIn { caller, lang }: SignedIn,
     Path(id): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let side = {
         let mut conn = state.store.conn().await?;
         cservice::load_for(&mut conn, &caller, &id).await?.1
@@ -128,14 +122,8 @@ impl QueuePage {
 
 async fn queue_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
+    SignedIn { caller, lang }: SignedIn,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     if !caller.has(Role::Pharmacist) {
         return Ok(Redirect::to("/home").into_response());
     }

@@ -3,20 +3,18 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use ihos_domain::Role;
 use ihos_store::{audit, identity};
 
-use crate::auth::MaybeCaller;
 use crate::error::ApiResult;
 use crate::i18n::Lang;
 use crate::identity::service as id_service;
 use crate::org::service as org_service;
 use crate::state::AppState;
-use crate::web::{Frame, LangQuery, page_lang, render, shanghai_time};
+use crate::web::{AnyCaller, Frame, SignedIn, render, shanghai_time};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,11 +33,8 @@ struct IndexPage {
 
 async fn index(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
+    AnyCaller { caller, lang }: AnyCaller,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
     let orgs = org_service::list_orgs(&state, None, None).await?;
     render(
         &IndexPage {
@@ -56,13 +51,7 @@ struct SignupPage {
     f: Frame,
 }
 
-async fn signup(
-    State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
+async fn signup(AnyCaller { caller, lang }: AnyCaller) -> ApiResult<Response> {
     render(
         &SignupPage {
             f: Frame::new(&lang.tr, caller.as_ref()),
@@ -77,13 +66,7 @@ struct LoginPage {
     f: Frame,
 }
 
-async fn login(
-    State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
+async fn login(AnyCaller { caller, lang }: AnyCaller) -> ApiResult<Response> {
     render(
         &LoginPage {
             f: Frame::new(&lang.tr, caller.as_ref()),
@@ -123,14 +106,8 @@ struct HomePage {
 
 async fn home(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
+    SignedIn { caller, lang }: SignedIn,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let me = id_service::me(&state, &caller).await?;
     let mut access_log = Vec::new();
     if let Some(p) = &me.patient {

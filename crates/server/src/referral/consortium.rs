@@ -12,7 +12,7 @@ use ihos_domain::referral::{
 };
 use ihos_domain::{DomainError, Role, parse_date};
 use ihos_store::referral::{self as store, BedRequestRow};
-use ihos_store::{AnyConnection, identity, imaging, now_ms, org, scheduling};
+use ihos_store::{AnyConnection, identity, imaging, now_ms, org};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -383,7 +383,7 @@ async fn bed_notify(
     let payload = |part: &str| {
         json!({"bed_request_id": b.id, "status": b.status, "ward": b.ward_name, "admit_on": b.admit_on, "as": part}).to_string()
     };
-    scheduling::enqueue(
+    ihos_store::outbox::put_json(
         c,
         topic,
         Some(&b.requested_by),
@@ -396,7 +396,7 @@ async fn bed_notify(
         .as_deref()
         .or(b.guardian_account_id.as_deref())
     {
-        scheduling::enqueue(c, topic, Some(p), &payload("patient"), now).await?;
+        ihos_store::outbox::put_json(c, topic, Some(p), &payload("patient"), now).await?;
     }
     Ok(())
 }
@@ -776,7 +776,7 @@ pub async fn ask_expert(
         Some(&from_org),
     )
     .await?;
-    scheduling::enqueue(
+    ihos_store::outbox::put_json(
         &mut tx,
         "remote_consultation.requested",
         Some(&expert.account_id),
@@ -823,7 +823,7 @@ pub async fn answer(
         None,
     )
     .await?;
-    scheduling::enqueue(
+    ihos_store::outbox::put_json(
         &mut tx,
         "remote_consultation.answered",
         Some(&r.requested_by),

@@ -20,7 +20,7 @@ use super::service::{self, ReferralView};
 use crate::auth::MaybeCaller;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::web::{Frame, LangQuery, page_lang, render};
+use crate::web::{Frame, LangQuery, SignedIn, page_lang, render};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -54,14 +54,8 @@ struct ListPage {
 
 async fn list_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
+    SignedIn { caller, lang }: SignedIn,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let rows = service::mine(&state, &caller).await?;
     let is_doctor = caller.has(Role::Doctor);
     let (mut hospitals, mut departments, mut doctors) = (Vec::new(), Vec::new(), Vec::new());
@@ -218,15 +212,9 @@ impl DashboardPage {
 
 async fn detail_page(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
+    SignedIn { caller, lang }: SignedIn,
     Path(id): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let r = service::read(&state, &caller, &id).await?;
     let mut exam_slots = Vec::new();
     let mut visit_slots = Vec::new();

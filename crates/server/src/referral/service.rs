@@ -15,7 +15,7 @@ use ihos_domain::referral::{
 };
 use ihos_domain::{DomainError, OrgKind, Role};
 use ihos_store::referral::{self as store, Change, NewReferral, ReferralRow};
-use ihos_store::{AnyConnection, audit, identity, now_ms, org, scheduling};
+use ihos_store::{AnyConnection, identity, now_ms, org, scheduling};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -38,20 +38,9 @@ pub(crate) async fn record(
     ground: &str,
     org_id: Option<&str>,
 ) -> ApiResult<()> {
-    audit::record(
-        c,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action,
-            subject_type,
-            subject_id,
-            ground,
-            org_id,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+    caller
+        .audit(c, action, subject_type, subject_id, ground, org_id)
+        .await?;
     Ok(())
 }
 
@@ -271,7 +260,7 @@ pub(crate) async fn notify(
             "referral_id": r.id, "status": status, "as": part, "kind": r.kind,
             "direction": r.direction, "from_org": r.from_org_name, "to_org": r.to_org_name,
         });
-        scheduling::enqueue(c, topic, Some(&who), &payload.to_string(), now).await?;
+        ihos_store::outbox::put_json(c, topic, Some(&who), &payload.to_string(), now).await?;
     }
     Ok(())
 }

@@ -53,7 +53,7 @@ pub async fn run_at(ctx: &AppState, now: i64) -> ApiResult<JobReport> {
                 "doctor_name": a.doctor_name, "org_name": a.org_name, "date": a.service_date,
                 "start": local_hhmm(a.starts_at), "mode": a.mode,
             });
-            store::enqueue(
+            ihos_store::outbox::put_json(
                 &mut tx,
                 "appointment.reminder",
                 recipient(&a),
@@ -79,7 +79,7 @@ pub async fn run_at(ctx: &AppState, now: i64) -> ApiResult<JobReport> {
                 "doctor_name": a.doctor_name, "start": local_hhmm(a.starts_at),
                 "queue_position": position, "estimated_wait_minutes": wait,
             });
-            store::enqueue(
+            ihos_store::outbox::put_json(
                 &mut tx,
                 "appointment.queue",
                 recipient(&a),

@@ -19,7 +19,7 @@ use crate::auth::MaybeCaller;
 use crate::error::ApiResult;
 use crate::i18n::Lang;
 use crate::state::AppState;
-use crate::web::{Frame, LangQuery, page_lang, render, shanghai_time};
+use crate::web::{Frame, LangQuery, SignedIn, page_lang, render, shanghai_time};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -165,14 +165,8 @@ fn notice_text(n: &NotificationView) -> String {
 
 async fn appointments(
     State(state): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
+    SignedIn { caller, lang }: SignedIn,
 ) -> ApiResult<Response> {
-    let lang = page_lang(&state, &q, &headers);
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let appointments = service::my_appointments(&state, &caller).await?;
     let notices = service::notifications(&state, &caller)
         .await?

@@ -368,20 +368,9 @@ async fn record(
     ground: &str,
     org_id: Option<&str>,
 ) -> ApiResult<()> {
-    audit::record(
-        c,
-        &audit::AuditEntry {
-            actor_id: Some(&caller.account_id),
-            actor_roles: &caller.roles_label(),
-            action,
-            subject_type,
-            subject_id,
-            ground,
-            org_id,
-            request_id: caller.request_id.as_deref(),
-        },
-    )
-    .await?;
+    caller
+        .audit(c, action, subject_type, subject_id, ground, org_id)
+        .await?;
     Ok(())
 }
 
@@ -543,7 +532,7 @@ async fn withdraw_with_notice(
             "date": a.service_date, "start": local_hhmm(a.starts_at), "refund_fen": a.fee_fen,
             "reason": reason, "rebook": format!("/booking?doctor_id={}", a.doctor_id),
         });
-        store::enqueue(
+        ihos_store::outbox::put_json(
             c,
             "appointment.displaced",
             recipient(&a),
@@ -1327,7 +1316,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Ap
         "appointment_id": a.id, "code": a.code, "status": status.as_str(), "refund_fen": refund,
         "doctor_name": a.doctor_name, "date": a.service_date, "start": local_hhmm(a.starts_at),
     });
-    store::enqueue(
+    ihos_store::outbox::put_json(
         &mut tx,
         "appointment.cancelled",
         Some(&caller.account_id),

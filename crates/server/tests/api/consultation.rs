@@ -985,7 +985,7 @@ async fn a_cancelled_paid_request_writes_a_refund_to_the_outbox() {
     let r = act(&app, &patient.session, &id, "cancel", json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
     let mut conn = app.state.store.conn().await.unwrap();
-    let n = ihos_store::consultation::outbox_count(&mut conn, "payment.refund", &id)
+    let n = ihos_store::outbox::count_matching(&mut conn, "payment.refund", &id)
         .await
         .unwrap();
     assert_eq!(n, 1);

@@ -304,7 +304,7 @@ async fn an_abnormal_reading_creates_exactly_one_alert_under_retries_and_races()
         1
     );
     assert_eq!(
-        ihos_store::consultation::outbox_count(&mut c, "followup.alert", &task)
+        ihos_store::outbox::count_matching(&mut c, "followup.alert", &task)
             .await
             .unwrap(),
         1,

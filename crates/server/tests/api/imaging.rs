@@ -636,7 +636,7 @@ async fn the_radiologist_signs_the_report_and_the_patient_opens_it_with_a_one_ti
         let who = p.session.account_id.clone();
         async move {
             let mut c = app.state.store.conn().await.unwrap();
-            ihos_store::imaging::latest_outbox(&mut c, topic, &who)
+            ihos_store::outbox::latest(&mut c, topic, &who)
                 .await
                 .unwrap()
                 .unwrap()
@@ -787,11 +787,10 @@ async fn verification_attempts_are_limited() {
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let mut c = app.state.store.conn().await.unwrap();
-    let link =
-        ihos_store::imaging::latest_outbox(&mut c, "sms.imaging_link", &p.session.account_id)
-            .await
-            .unwrap()
-            .unwrap();
+    let link = ihos_store::outbox::latest(&mut c, "sms.imaging_link", &p.session.account_id)
+        .await
+        .unwrap()
+        .unwrap();
     let token = s(&link["url"])
         .trim_start_matches("/imaging/open/")
         .to_string();
@@ -801,13 +800,12 @@ async fn verification_attempts_are_limited() {
         &json!({}),
     )
     .await;
-    let code =
-        s(
-            &ihos_store::imaging::latest_outbox(&mut c, "sms.imaging_code", &p.session.account_id)
-                .await
-                .unwrap()
-                .unwrap()["code"],
-        );
+    let code = s(
+        &ihos_store::outbox::latest(&mut c, "sms.imaging_code", &p.session.account_id)
+            .await
+            .unwrap()
+            .unwrap()["code"],
+    );
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let verify = format!("/api/v1/imaging/links/{token}/verify");
     for _ in 0..5 {

@@ -802,13 +802,13 @@ async fn a_cancelled_paid_order_is_refunded_and_cannot_be_paid_again() {
     }
     let mut c = app.state.store.conn().await.unwrap();
     assert_eq!(
-        ihos_store::consultation::outbox_count(&mut c, "payment.refund", &a)
+        ihos_store::outbox::count_matching(&mut c, "payment.refund", &a)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        ihos_store::consultation::outbox_count(&mut c, "payment.refund", &b)
+        ihos_store::outbox::count_matching(&mut c, "payment.refund", &b)
             .await
             .unwrap(),
         0

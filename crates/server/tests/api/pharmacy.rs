@@ -677,7 +677,7 @@ async fn a_duplicate_payment_callback_changes_nothing_and_a_bad_signature_is_ref
         let order_id = order_id.clone();
         async move {
             let mut c = store.conn().await.unwrap();
-            ihos_store::consultation::outbox_count(&mut c, "payment.paid", &order_id)
+            ihos_store::outbox::count_matching(&mut c, "payment.paid", &order_id)
                 .await
                 .unwrap()
         }
