@@ -98,7 +98,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     };
     Ok(AppState::new(crate::state::Shared {
         chat: Arc::new(consultation::chat::ChatHub::start(store.clone())),
-        triage: Arc::new(consultation::triage::Triage::load()),
+        triage: Arc::new(ihos_triage::Triage::load()?),
         store,
         vault: Vault::new(&key),
         settings: Arc::new(settings),

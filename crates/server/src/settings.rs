@@ -58,6 +58,8 @@ pub struct Settings {
     pub nursing: ihos_domain::nursing::Policy,
     /// Follow-up plans: grace before a task is missed, job interval (`[followup]`).
     pub followup: ihos_domain::followup::Policy,
+    /// A local mental-health crisis line shown with 12356 by triage (empty: none).
+    pub triage_local_crisis_line: String,
 }
 
 impl Default for Settings {
@@ -89,6 +91,7 @@ impl Default for Settings {
             referral: ihos_domain::referral::Policy::default(),
             nursing: ihos_domain::nursing::Policy::default(),
             followup: ihos_domain::followup::Policy::default(),
+            triage_local_crisis_line: String::new(),
         }
     }
 }
@@ -132,6 +135,7 @@ impl std::fmt::Debug for Settings {
             .field("referral", &self.referral)
             .field("nursing", &self.nursing)
             .field("followup", &self.followup)
+            .field("triage_local_crisis_line", &self.triage_local_crisis_line)
             .finish()
     }
 }
@@ -234,6 +238,9 @@ impl Settings {
         }
         if let Some(v) = get("IHOS_NURSING_ASSESSMENT_DAYS") {
             self.nursing.assessment_days = num("IHOS_NURSING_ASSESSMENT_DAYS", v)?.max(1);
+        }
+        if let Some(v) = get("IHOS_TRIAGE_LOCAL_CRISIS_LINE") {
+            self.triage_local_crisis_line = v;
         }
         if let Some(v) = get("IHOS_NURSING_MIN_NURSE_YEARS") {
             self.nursing.min_nurse_years = num("IHOS_NURSING_MIN_NURSE_YEARS", v)?.max(0);

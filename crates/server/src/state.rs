@@ -41,8 +41,8 @@ pub struct Shared {
     pub booking_batch: Option<Arc<crate::scheduling::batch::Batcher>>,
     /// Chat fan-out and the batching message writer.
     pub chat: Arc<crate::consultation::chat::ChatHub>,
-    /// Complaint-to-department suggestions (jieba segmentation, loaded once).
-    pub triage: Arc<crate::consultation::triage::Triage>,
+    /// Smart triage: red-flag rules and department knowledge (crates/triage, loaded once).
+    pub triage: Arc<ihos_triage::Triage>,
     /// The drug catalogue, loaded and validated at start.
     pub drugs: Arc<ihos_domain::pharmacy::Catalogue>,
     /// The prescriber's electronic-signature hook.

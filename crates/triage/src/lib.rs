@@ -296,7 +296,7 @@ impl Triage {
                 .filter(|o| pos.contains(&o.concept) && !o.negated)
                 .map(|o| (o.start, o.end))
                 .collect();
-            spans.sort_unstable();
+            spans.sort_unstable_by_key(|&(s, e)| (s, std::cmp::Reverse(e)));
             let mut matched: Vec<String> = Vec::new();
             let mut last_end = 0;
             for (s, e) in spans {
