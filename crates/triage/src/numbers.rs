@@ -127,6 +127,10 @@ pub fn find(lex: &Lexicon, text: &Text) -> Vec<Occ> {
         "heart racing at",
         "heartbeat",
         "heart rate of",
+        "heart is beating",
+        "heart beating",
+        "beating at",
+        "心跳到",
     ]
     .iter()
     .map(|s| w(s))
@@ -249,15 +253,15 @@ pub fn find(lex: &Lexicon, text: &Text) -> Vec<Occ> {
             e,
             &[
                 w("-year-old"),
-                w(" year old"),
-                w(" years old"),
+                w("year old"),
+                w("years old"),
                 w("-month-old"),
-                w(" months old"),
-                w(" month old"),
+                w("months old"),
+                w("month old"),
                 w("yo "),
             ],
         ) {
-            let months = followed_by(chars, e, &[w("-month"), w(" month")]);
+            let months = followed_by(chars, e, &[w("-month"), w("month")]);
             if months || v < 14.0 {
                 push("age_child", s, e);
             }
@@ -269,7 +273,7 @@ pub fn find(lex: &Lexicon, text: &Text) -> Vec<Occ> {
         // Pregnancy weeks.
         if (keyword_before(chars, s, 2, &preg_kw).is_some()
             && followed_by(chars, e, &[w("周"), w("w"), w("个月")]))
-            || followed_by(chars, e, &[w(" weeks pregnant"), w(" week pregnant")])
+            || followed_by(chars, e, &[w("weeks pregnant"), w("week pregnant")])
         {
             push("pregnant", s, e);
             continue;
