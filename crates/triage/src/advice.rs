@@ -72,12 +72,7 @@ impl Assessment {
                     lang,
                 ));
                 if let Some(n) = local_crisis_line.and_then(clean_number) {
-                    v.push(line(
-                        &n,
-                        "本地心理危机干预热线",
-                        "Local crisis line",
-                        lang,
-                    ));
+                    v.push(line(&n, "本地心理危机干预热线", "Local crisis line", lang));
                 }
                 v
             }

@@ -35,7 +35,10 @@ pub fn parse(tsv: &str) -> Result<Vec<Case>, String> {
         }
         let mut f = line.splitn(3, '\t');
         let (Some(flag), Some(deps), Some(complaint)) = (f.next(), f.next(), f.next()) else {
-            return Err(format!("line {}: expected flag<TAB>departments<TAB>complaint", n + 1));
+            return Err(format!(
+                "line {}: expected flag<TAB>departments<TAB>complaint",
+                n + 1
+            ));
         };
         let expected = match flag.trim() {
             "emergency" => Expected::Emergency,
@@ -53,7 +56,10 @@ pub fn parse(tsv: &str) -> Result<Vec<Case>, String> {
                 .map_err(|_| format!("line {}: unknown specialty '{d}'", n + 1))?;
         }
         if expected == Expected::Ordinary && departments.is_empty() {
-            return Err(format!("line {}: an ordinary complaint needs departments", n + 1));
+            return Err(format!(
+                "line {}: an ordinary complaint needs departments",
+                n + 1
+            ));
         }
         out.push(Case {
             line: n + 1,
@@ -87,7 +93,11 @@ impl Report {
         ratio(self.crisis)
     }
     pub fn false_alarm_rate(&self) -> f64 {
-        if self.false_alarms.1 == 0 { 0.0 } else { ratio(self.false_alarms) }
+        if self.false_alarms.1 == 0 {
+            0.0
+        } else {
+            ratio(self.false_alarms)
+        }
     }
     pub fn top3_accuracy(&self) -> f64 {
         ratio(self.top3)
@@ -103,10 +113,34 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pct = |x: f64| x * 100.0;
-        writeln!(f, "emergency recall   {:>6.1}%  ({}/{})   target 100%", pct(self.emergency_recall()), self.emergency.0, self.emergency.1)?;
-        writeln!(f, "crisis recall      {:>6.1}%  ({}/{})   target 100%", pct(self.crisis_recall()), self.crisis.0, self.crisis.1)?;
-        writeln!(f, "false alarms       {:>6.1}%  ({}/{})   target <= 2%", pct(self.false_alarm_rate()), self.false_alarms.0, self.false_alarms.1)?;
-        writeln!(f, "top-3 department   {:>6.1}%  ({}/{})   target >= 90%", pct(self.top3_accuracy()), self.top3.0, self.top3.1)?;
+        writeln!(
+            f,
+            "emergency recall   {:>6.1}%  ({}/{})   target 100%",
+            pct(self.emergency_recall()),
+            self.emergency.0,
+            self.emergency.1
+        )?;
+        writeln!(
+            f,
+            "crisis recall      {:>6.1}%  ({}/{})   target 100%",
+            pct(self.crisis_recall()),
+            self.crisis.0,
+            self.crisis.1
+        )?;
+        writeln!(
+            f,
+            "false alarms       {:>6.1}%  ({}/{})   target <= 2%",
+            pct(self.false_alarm_rate()),
+            self.false_alarms.0,
+            self.false_alarms.1
+        )?;
+        writeln!(
+            f,
+            "top-3 department   {:>6.1}%  ({}/{})   target >= 90%",
+            pct(self.top3_accuracy()),
+            self.top3.0,
+            self.top3.1
+        )?;
         if self.failures.is_empty() {
             writeln!(f, "failures: none")?;
         } else {
@@ -115,7 +149,15 @@ impl fmt::Display for Report {
                 writeln!(f, "  {l}")?;
             }
         }
-        write!(f, "{}", if self.meets_targets() { "PASS" } else { "FAIL: below target" })
+        write!(
+            f,
+            "{}",
+            if self.meets_targets() {
+                "PASS"
+            } else {
+                "FAIL: below target"
+            }
+        )
     }
 }
 
@@ -125,21 +167,40 @@ pub fn evaluate(t: &Triage, cases: &[Case]) -> Report {
         let got = match t.assess(&c.complaint) {
             Ok(a) => a,
             Err(e) => {
-                r.failures.push(format!("line {}: {} -> error {}", c.line, c.complaint, e.code()));
+                r.failures.push(format!(
+                    "line {}: {} -> error {}",
+                    c.line,
+                    c.complaint,
+                    e.code()
+                ));
                 continue;
             }
         };
         let top: Vec<&str> = got.suggestions.iter().map(|s| s.specialty.code()).collect();
         let rules: Vec<&str> = got.flags.iter().map(|f| f.rule.as_str()).collect();
-        let fail = |what: &str| format!("line {}: {} -> {} [{}] {:?}", c.line, c.complaint, what, rules.join(","), top);
+        let fail = |what: &str| {
+            format!(
+                "line {}: {} -> {} [{}] {:?}",
+                c.line,
+                c.complaint,
+                what,
+                rules.join(","),
+                top
+            )
+        };
         match c.expected {
             Expected::Emergency => {
                 r.emergency.1 += 1;
                 // A crisis that also says 120 answers an emergency too.
-                if got.level == Level::Emergency || (got.level == Level::Crisis && got.immediate_danger) {
+                if got.level == Level::Emergency
+                    || (got.level == Level::Crisis && got.immediate_danger)
+                {
                     r.emergency.0 += 1;
                 } else {
-                    r.failures.push(fail(&format!("missed emergency (got {})", got.level.code())));
+                    r.failures.push(fail(&format!(
+                        "missed emergency (got {})",
+                        got.level.code()
+                    )));
                 }
             }
             Expected::Crisis => {
@@ -147,7 +208,8 @@ pub fn evaluate(t: &Triage, cases: &[Case]) -> Report {
                 if got.level == Level::Crisis {
                     r.crisis.0 += 1;
                 } else {
-                    r.failures.push(fail(&format!("missed crisis (got {})", got.level.code())));
+                    r.failures
+                        .push(fail(&format!("missed crisis (got {})", got.level.code())));
                 }
             }
             Expected::Ordinary => {
@@ -155,11 +217,15 @@ pub fn evaluate(t: &Triage, cases: &[Case]) -> Report {
                 r.top3.1 += 1;
                 if got.level != Level::Routine {
                     r.false_alarms.0 += 1;
-                    r.failures.push(fail(&format!("false alarm ({})", got.level.code())));
+                    r.failures
+                        .push(fail(&format!("false alarm ({})", got.level.code())));
                 } else if top.iter().any(|s| c.departments.iter().any(|d| d == s)) {
                     r.top3.0 += 1;
                 } else {
-                    r.failures.push(fail(&format!("department not in top 3 (want {})", c.departments.join("/"))));
+                    r.failures.push(fail(&format!(
+                        "department not in top 3 (want {})",
+                        c.departments.join("/")
+                    )));
                 }
             }
         }

@@ -123,7 +123,9 @@ impl Lexicon {
                         let inner = part
                             .strip_prefix('{')
                             .and_then(|p| p.strip_suffix('}'))
-                            .ok_or_else(|| err(format!("'{part}' in '{raw}' is not {{concept}}")))?;
+                            .ok_or_else(|| {
+                                err(format!("'{part}' in '{raw}' is not {{concept}}"))
+                            })?;
                         let &c = lex.index.get(inner).ok_or_else(|| {
                             err(format!("concept '{inner}' is used before it is defined"))
                         })?;
@@ -393,8 +395,7 @@ impl Cues {
         let spans: Vec<(usize, usize)> = occs.iter().map(|o| (o.start, o.end)).collect();
         for o in occs.iter_mut() {
             o.negated = self.negated_before(text, &spans, o.start)
-                || o
-                    .gaps
+                || o.gaps
                     .iter()
                     .any(|&(s, e)| self.negation_within(chars, s, e));
             o.resolved = self.resolved_after(text, &spans, o);
@@ -406,7 +407,10 @@ impl Cues {
         let snapshot: Vec<(usize, usize, usize)> =
             occs.iter().map(|o| (o.concept, o.start, o.end)).collect();
         for o in occs.iter_mut() {
-            let starts_negated = self.negation.iter().any(|cue| starts_with_at(chars, o.start, cue));
+            let starts_negated = self
+                .negation
+                .iter()
+                .any(|cue| starts_with_at(chars, o.start, cue));
             if starts_negated
                 && snapshot
                     .iter()
@@ -416,10 +420,8 @@ impl Cues {
             }
         }
         // A match inside a longer one shares its fate ("喘不上气" covers its "不").
-        let outer: Vec<(usize, usize, bool)> = occs
-            .iter()
-            .map(|o| (o.start, o.end, o.negated))
-            .collect();
+        let outer: Vec<(usize, usize, bool)> =
+            occs.iter().map(|o| (o.start, o.end, o.negated)).collect();
         for o in occs.iter_mut() {
             if let Some(&(_, _, neg)) = outer
                 .iter()

@@ -159,7 +159,10 @@ pub struct Triage {
 
 /// Department lines (`code weight = term | {concept}`) become hidden
 /// concepts appended to the lexicon, so they are matched and negated alike.
-fn department_lexicon(src: &str) -> Result<(String, Vec<(Specialty, String, u32)>), KbError> {
+/// (specialty, concept name, weight) of one department term.
+type DeptEntry = (Specialty, String, u32);
+
+fn department_lexicon(src: &str) -> Result<(String, Vec<DeptEntry>), KbError> {
     let mut extra = String::new();
     let mut entries = Vec::new();
     for (n, line) in src.lines().enumerate() {

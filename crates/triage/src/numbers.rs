@@ -190,7 +190,7 @@ pub fn find(lex: &Lexicon, text: &Text) -> Vec<Occ> {
             continue;
         }
         // "血压高到200多": a lone number after 血压 is the systolic.
-        if v >= 60.0 && v <= 300.0 && keyword_before(chars, s, 6, &bp_kw).is_some() {
+        if (60.0..=300.0).contains(&v) && keyword_before(chars, s, 6, &bp_kw).is_some() {
             if v >= 180.0 {
                 push("bp_severe", s, e);
             }
@@ -202,7 +202,9 @@ pub fn find(lex: &Lexicon, text: &Text) -> Vec<Occ> {
         // Temperature.
         let unit = followed_by(chars, e, &temp_unit);
         let fahrenheit = followed_by(chars, e, &[w("°f"), w("f "), w("华氏")])
-            || (e < chars.len() && chars[e] == 'f' && chars.get(e + 1).is_none_or(|c| !c.is_ascii_alphabetic()));
+            || (e < chars.len()
+                && chars[e] == 'f'
+                && chars.get(e + 1).is_none_or(|c| !c.is_ascii_alphabetic()));
         let celsius = if fahrenheit && (95.0..=110.0).contains(&v) {
             Some((v - 32.0) * 5.0 / 9.0)
         } else if (34.0..=43.0).contains(&v)

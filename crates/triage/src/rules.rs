@@ -163,7 +163,9 @@ pub struct Rule {
 
 pub fn parse_rules(src: &str, lex: &Lexicon) -> Result<Vec<Rule>, KbError> {
     let mut rules = Vec::new();
-    let mut cur: Option<(usize, String, Vec<(String, String)>)> = None;
+    // (first line, rule id, key-value pairs) of the block being read.
+    type Block = (usize, String, Vec<(String, String)>);
+    let mut cur: Option<Block> = None;
     let finish = |start: usize,
                   id: String,
                   kv: Vec<(String, String)>,

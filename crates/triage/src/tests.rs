@@ -35,14 +35,24 @@ fn knowledge_files_load_and_every_rule_has_both_languages() {
 
 #[test]
 fn a_broken_knowledge_file_is_refused_with_its_line() {
-    let e = Triage::from_sources(LANGUAGE, CONCEPTS, "[x]\nlevel = emergency\nwhen = no_such_concept\nzh = a\nen = b\n", DEPARTMENTS);
-    let Err(e) = e else { panic!("an unknown concept was accepted") };
+    let e = Triage::from_sources(
+        LANGUAGE,
+        CONCEPTS,
+        "[x]\nlevel = emergency\nwhen = no_such_concept\nzh = a\nen = b\n",
+        DEPARTMENTS,
+    );
+    let Err(e) = e else {
+        panic!("an unknown concept was accepted")
+    };
     assert_eq!(e.file, "red_flags.txt");
     assert!(e.what.contains("no_such_concept"), "{e}");
     let e = Triage::from_sources(LANGUAGE, CONCEPTS, RED_FLAGS, "heart_magic 2 = 心慌\n");
     assert!(e.is_err(), "an unknown specialty was accepted");
     let e = Triage::from_sources(LANGUAGE, "a = {b} {c}\n", RED_FLAGS, DEPARTMENTS);
-    assert!(e.is_err(), "a concept used before its definition was accepted");
+    assert!(
+        e.is_err(),
+        "a concept used before its definition was accepted"
+    );
 }
 
 #[test]
@@ -53,7 +63,10 @@ fn negation_is_scoped_to_the_clause() {
     assert_eq!(level(&t, "胸口不疼，就是有点咳嗽"), Level::Routine);
     assert_eq!(level(&t, "没有发烧和呼吸困难，只是流鼻涕"), Level::Routine);
     // The negation ends at the comma or at a turning word.
-    assert_eq!(level(&t, "没有发烧，但是喘不上气，嘴唇发紫"), Level::Emergency);
+    assert_eq!(
+        level(&t, "没有发烧，但是喘不上气，嘴唇发紫"),
+        Level::Emergency
+    );
     assert_eq!(level(&t, "不发烧，突然说话不清楚"), Level::Emergency);
     // Words that contain 不 or 没 are not negations.
     assert_eq!(level(&t, "喘不上气"), Level::Emergency);
@@ -69,7 +82,10 @@ fn resolved_and_past_symptoms_of_a_follow_up_are_not_emergencies() {
     assert_eq!(level(&t, "上次胸痛已经好了，来复查"), Level::Routine);
     assert_eq!(level(&t, "去年脑梗，现在来复查开药"), Level::Routine);
     // ... but the same words now are.
-    assert_eq!(level(&t, "去年脑梗过，今天又突然说话不清楚"), Level::Emergency);
+    assert_eq!(
+        level(&t, "去年脑梗过，今天又突然说话不清楚"),
+        Level::Emergency
+    );
     assert_eq!(level(&t, "胸痛持续不缓解，出冷汗"), Level::Emergency);
 }
 
@@ -90,7 +106,10 @@ fn numbers_with_units_are_read() {
     assert_eq!(level(&t, "孩子发烧39度8，抽搐了"), Level::Emergency);
     assert_eq!(level(&t, "孩子发烧38度，精神很好"), Level::Routine);
     assert_eq!(level(&t, "心率180，晕倒了"), Level::Emergency);
-    assert_eq!(level(&t, "heart rate 170 and I feel faint"), Level::Emergency);
+    assert_eq!(
+        level(&t, "heart rate 170 and I feel faint"),
+        Level::Emergency
+    );
     assert_eq!(level(&t, "血糖2.5，手抖出冷汗"), Level::Emergency);
     assert_eq!(level(&t, "空腹血糖6.8，想咨询"), Level::Routine);
     assert_eq!(level(&t, "血糖33，一直吐"), Level::Emergency);
@@ -99,11 +118,20 @@ fn numbers_with_units_are_read() {
 #[test]
 fn english_complaints_are_understood() {
     let t = t();
-    assert_eq!(level(&t, "chest pain and shortness of breath"), Level::Emergency);
-    assert_eq!(level(&t, "Sudden slurred speech and a drooping face"), Level::Emergency);
+    assert_eq!(
+        level(&t, "chest pain and shortness of breath"),
+        Level::Emergency
+    );
+    assert_eq!(
+        level(&t, "Sudden slurred speech and a drooping face"),
+        Level::Emergency
+    );
     assert_eq!(level(&t, "no chest pain, just a cough"), Level::Routine);
     assert_eq!(level(&t, "I want to kill myself"), Level::Crisis);
-    assert_eq!(level(&t, "I do not feel suicidal, just stressed at work"), Level::Routine);
+    assert_eq!(
+        level(&t, "I do not feel suicidal, just stressed at work"),
+        Level::Routine
+    );
     assert!(top3(&t, "knee pain going up stairs").contains(&"orthopedics"));
     assert!(top3(&t, "hair falling out").contains(&"dermatology"));
 }
@@ -111,11 +139,20 @@ fn english_complaints_are_understood() {
 #[test]
 fn crisis_comes_first_with_the_crisis_line_and_no_booking() {
     let t = t();
-    for s in ["不想活了", "最近总想自杀", "想结束自己的生命", "kill myself"] {
+    for s in [
+        "不想活了",
+        "最近总想自杀",
+        "想结束自己的生命",
+        "kill myself",
+    ] {
         let a = t.assess(s).expect("assess");
         assert_eq!(a.level, Level::Crisis, "{s}");
         assert!(a.suggestions.is_empty(), "{s}");
-        let lines: Vec<String> = a.hotlines(Lang::Zh, Some("0571-85029595")).into_iter().map(|h| h.number).collect();
+        let lines: Vec<String> = a
+            .hotlines(Lang::Zh, Some("0571-85029595"))
+            .into_iter()
+            .map(|h| h.number)
+            .collect();
         assert!(lines.contains(&"12356".to_string()), "{s}");
         assert!(lines.contains(&"0571-85029595".to_string()), "{s}");
         assert!(!a.immediate_danger, "{s}");
@@ -124,11 +161,21 @@ fn crisis_comes_first_with_the_crisis_line_and_no_booking() {
     // Immediate danger adds 120 and 110 before the crisis line.
     let a = t.assess("我已经吃了一瓶安眠药，不想活了").expect("assess");
     assert!(a.immediate_danger);
-    let lines: Vec<String> = a.hotlines(Lang::En, None).into_iter().map(|h| h.number).collect();
+    let lines: Vec<String> = a
+        .hotlines(Lang::En, None)
+        .into_iter()
+        .map(|h| h.number)
+        .collect();
     assert_eq!(lines, vec!["120", "110", "12356"]);
-    assert!(a.advice(Lang::En, None).starts_with("If you have hurt yourself"));
+    assert!(
+        a.advice(Lang::En, None)
+            .starts_with("If you have hurt yourself")
+    );
     // Denying the thought is not a crisis.
-    assert_eq!(level(&t, "没有自杀的想法，就是压力大睡不好"), Level::Routine);
+    assert_eq!(
+        level(&t, "没有自杀的想法，就是压力大睡不好"),
+        Level::Routine
+    );
     // A local line that is not a phone number is not offered.
     let a = t.assess("想自杀").expect("assess");
     assert_eq!(a.hotlines(Lang::Zh, Some("<script>")).len(), 1);
@@ -141,11 +188,18 @@ fn an_emergency_never_carries_a_department_or_booking_advice() {
     assert_eq!(a.level, Level::Emergency);
     assert!(a.suggestions.is_empty());
     let zh = a.advice(Lang::Zh, None);
-    assert!(zh.contains("120") && !zh.contains("预约") && !zh.contains("科（"), "{zh}");
+    assert!(
+        zh.contains("120") && !zh.contains("预约") && !zh.contains("科（"),
+        "{zh}"
+    );
     let en = a.advice(Lang::En, None);
     assert!(en.contains("120") && !en.contains("book"), "{en}");
     assert_eq!(a.hotlines(Lang::Zh, None)[0].number, "120");
-    assert!(a.flags.iter().any(|f| f.rule == "stroke_fast" && !f.matched.is_empty()));
+    assert!(
+        a.flags
+            .iter()
+            .any(|f| f.rule == "stroke_fast" && !f.matched.is_empty())
+    );
 }
 
 #[test]
@@ -166,12 +220,31 @@ fn everyday_complaints_get_up_to_three_departments_with_reasons() {
 fn any_input_is_answered_without_a_panic() {
     let t = t();
     assert_eq!(t.assess("").map(|a| a.level), Err(InputError::Empty));
-    assert_eq!(t.assess("  ，。!!").map(|a| a.level), Err(InputError::Empty));
+    assert_eq!(
+        t.assess("  ，。!!").map(|a| a.level),
+        Err(InputError::Empty)
+    );
     let long = "头痛".repeat(501);
-    assert_eq!(t.assess(&long).map(|a| a.level), Err(InputError::TooLong { max: MAX_COMPLAINT_CHARS }));
+    assert_eq!(
+        t.assess(&long).map(|a| a.level),
+        Err(InputError::TooLong {
+            max: MAX_COMPLAINT_CHARS
+        })
+    );
     let ok = "头痛".repeat(500);
     assert!(t.assess(&ok).is_ok());
-    for s in ["😀😀😀胸痛😭", "ｈｅａｄａｃｈｅ头疼", "\u{202e}abc", "1/0", "血压/", "99999999999999999999/1", "体温.5度", "心率-", "a\u{0}b", "胸口疼\n\n出冷汗"] {
+    for s in [
+        "😀😀😀胸痛😭",
+        "ｈｅａｄａｃｈｅ头疼",
+        "\u{202e}abc",
+        "1/0",
+        "血压/",
+        "99999999999999999999/1",
+        "体温.5度",
+        "心率-",
+        "a\u{0}b",
+        "胸口疼\n\n出冷汗",
+    ] {
         // Fails by panicking, if at all.
         let _ = t.assess(s);
         let _ = t.explain(s);

@@ -8,7 +8,11 @@ use ihos_triage::{Triage, eval};
 fn the_evaluation_set_meets_the_targets() {
     let t = Triage::load().expect("knowledge files load");
     let cases = eval::parse(include_str!("../eval/complaints.tsv")).expect("eval set parses");
-    assert!(cases.len() >= 300, "the evaluation set has only {} complaints", cases.len());
+    assert!(
+        cases.len() >= 300,
+        "the evaluation set has only {} complaints",
+        cases.len()
+    );
     let report = eval::evaluate(&t, &cases);
     assert!(report.meets_targets(), "\n{report}");
 }

@@ -561,7 +561,9 @@ pub async fn request(
     };
     if let Some(code) = refusal {
         let advice = super::triage::advice(state, &triage, crate::i18n::Lang::En);
-        return Err(ApiError::from(DomainError::new(code, advice).on("complaint")));
+        return Err(ApiError::from(
+            DomainError::new(code, advice).on("complaint"),
+        ));
     }
     let mut tx = state.store.begin().await?;
     let (patient, requester) = patient_for(&mut tx, caller, input.patient_id.as_deref()).await?;

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 async fn triage(app: &TestApp, body: Value, accept_language: Option<&str>) -> Value {
-    let mut req = app.client.post(format!("{}/api/v1/triage", app.base)).json(&body);
+    let mut req = app
+        .client
+        .post(format!("{}/api/v1/triage", app.base))
+        .json(&body);
     if let Some(l) = accept_language {
         req = req.header("Accept-Language", l);
     }
@@ -29,7 +32,12 @@ fn numbers(v: &Value) -> Vec<String> {
 #[tokio::test]
 async fn an_emergency_in_english_says_call_120_in_english_with_no_department() {
     let app = spawn_app().await;
-    let v = triage(&app, json!({"complaint": "chest pain and shortness of breath"}), Some("en-US,en;q=0.9")).await;
+    let v = triage(
+        &app,
+        json!({"complaint": "chest pain and shortness of breath"}),
+        Some("en-US,en;q=0.9"),
+    )
+    .await;
     assert_eq!(v["level"], "emergency");
     assert_eq!(v["emergency"], true);
     assert_eq!(v["lang"], "en");
@@ -37,15 +45,35 @@ async fn an_emergency_in_english_says_call_120_in_english_with_no_department() {
     assert_eq!(v["hotlines"][0]["number"], "120");
     assert_eq!(v["hotlines"][0]["tel"], "tel:120");
     assert_eq!(v["suggestions"].as_array().unwrap().len(), 0);
-    assert!(v["reasons"].as_array().unwrap().iter().any(|r| r["rule"] == "chest_pain_cardiac"));
+    assert!(
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule"] == "chest_pain_cardiac")
+    );
 
     // The same in Chinese by default, with the stroke signs named.
-    let v = triage(&app, json!({"complaint": "突然说话不清楚，一边手脚没力气"}), None).await;
+    let v = triage(
+        &app,
+        json!({"complaint": "突然说话不清楚，一边手脚没力气"}),
+        None,
+    )
+    .await;
     assert_eq!(v["level"], "emergency");
     assert_eq!(v["lang"], "zh-CN");
     let advice = s(&v["advice"]);
-    assert!(advice.contains("120") && !advice.contains("预约"), "{advice}");
-    assert!(v["emergency_words"].as_array().unwrap().iter().any(|w| s(w).contains("说话不清楚")));
+    assert!(
+        advice.contains("120") && !advice.contains("预约"),
+        "{advice}"
+    );
+    assert!(
+        v["emergency_words"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| s(w).contains("说话不清楚"))
+    );
 }
 
 #[tokio::test]
@@ -64,7 +92,10 @@ async fn a_crisis_gets_12356_and_the_local_line_and_110_120_in_danger() {
     assert_eq!(v["level"], "crisis");
     assert_eq!(v["immediate_danger"], true);
     assert_eq!(numbers(&v), vec!["120", "110", "12356", "0571-85029595"]);
-    assert!(s(&v["advice"]).starts_with("If you have hurt yourself"), "{v}");
+    assert!(
+        s(&v["advice"]).starts_with("If you have hurt yourself"),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -77,14 +108,29 @@ async fn routine_complaints_get_departments_with_reasons_and_a_booking_link() {
     assert_eq!(first["specialty"], "orthopedics");
     assert_eq!(first["name"], "骨科");
     assert_eq!(first["booking_url"], "/booking?specialty=orthopedics");
-    assert!(first["reasons"].as_array().unwrap().iter().any(|r| s(r).contains("膝盖")));
+    assert!(
+        first["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| s(r).contains("膝盖"))
+    );
     // Negated and past red flags are not emergencies.
-    for c in ["没有胸痛，只是有点咳嗽", "上次胸痛已经好了，来复查", "血压150/95，想调药"] {
+    for c in [
+        "没有胸痛，只是有点咳嗽",
+        "上次胸痛已经好了，来复查",
+        "血压150/95，想调药",
+    ] {
         let v = triage(&app, json!({"complaint": c}), None).await;
         assert_eq!(v["level"], "routine", "{c}: {v}");
     }
     // The booking page takes the specialty.
-    let page = app.client.get(format!("{}/booking?specialty=orthopedics", app.base)).send().await.unwrap();
+    let page = app
+        .client
+        .get(format!("{}/booking?specialty=orthopedics", app.base))
+        .send()
+        .await
+        .unwrap();
     assert!(page.status().is_success() || page.status().is_redirection());
 }
 
@@ -92,13 +138,24 @@ async fn routine_complaints_get_departments_with_reasons_and_a_booking_link() {
 async fn complaints_are_bounded() {
     let app = spawn_app().await;
     let long = "头痛".repeat(501);
-    let r = app.post("/api/v1/triage", None, &json!({"complaint": long})).await;
+    let r = app
+        .post("/api/v1/triage", None, &json!({"complaint": long}))
+        .await;
     assert_error(r, StatusCode::BAD_REQUEST, "complaint_too_long").await;
-    let r = app.post("/api/v1/triage", None, &json!({"complaint": "   "})).await;
+    let r = app
+        .post("/api/v1/triage", None, &json!({"complaint": "   "}))
+        .await;
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_field").await;
-    let r = app.post("/api/v1/triage", None, &json!({"complaint": "🙂🙂 ？？"})).await;
+    let r = app
+        .post("/api/v1/triage", None, &json!({"complaint": "🙂🙂 ？？"}))
+        .await;
     assert_error(r, StatusCode::BAD_REQUEST, "complaint_empty").await;
-    let v = triage(&app, json!({"complaint": "😭胸口疼得厉害😭 sweating"}), None).await;
+    let v = triage(
+        &app,
+        json!({"complaint": "😭胸口疼得厉害😭 sweating"}),
+        None,
+    )
+    .await;
     assert_eq!(v["level"], "emergency");
 }
 

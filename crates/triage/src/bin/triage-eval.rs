@@ -30,7 +30,12 @@ fn main() -> ExitCode {
                     println!("  [{}] {} <- {}", f.rule, f.zh, f.matched.join("、"));
                 }
                 for s in &a.suggestions {
-                    println!("  {} {} <- {}", s.specialty.code(), s.score, s.reasons.join("、"));
+                    println!(
+                        "  {} {} <- {}",
+                        s.specialty.code(),
+                        s.score,
+                        s.reasons.join("、")
+                    );
                 }
                 println!("{}", a.advice(Lang::Zh, None));
             }
@@ -40,7 +45,10 @@ fn main() -> ExitCode {
     }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/eval");
     let files: Vec<String> = if args.is_empty() {
-        vec![format!("{dir}/complaints.tsv"), format!("{dir}/holdout.tsv")]
+        vec![
+            format!("{dir}/complaints.tsv"),
+            format!("{dir}/holdout.tsv"),
+        ]
     } else {
         args
     };
@@ -61,9 +69,18 @@ fn main() -> ExitCode {
             }
         };
         let report = eval::evaluate(&triage, &cases);
-        println!("== {} ({} complaints, {} red-flag rules)", f.rsplit('/').next().unwrap_or(&f), cases.len(), triage.rule_count());
+        println!(
+            "== {} ({} complaints, {} red-flag rules)",
+            f.rsplit('/').next().unwrap_or(&f),
+            cases.len(),
+            triage.rule_count()
+        );
         println!("{report}\n");
         ok &= report.meets_targets();
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
