@@ -22,10 +22,90 @@ struct Num {
     end: usize,
 }
 
+fn cn_digit(c: char) -> Option<u32> {
+    Some(match c {
+        '零' | '〇' => 0,
+        '一' => 1,
+        '二' | '两' => 2,
+        '三' => 3,
+        '四' => 4,
+        '五' => 5,
+        '六' => 6,
+        '七' => 7,
+        '八' => 8,
+        '九' => 9,
+        _ => return None,
+    })
+}
+
+/// "一百八" = 180, "一百零五" = 105, "三十九" = 39, "两百" = 200, "九十" = 90.
+fn cn_integer(run: &[char]) -> Option<f64> {
+    let mut total = 0u32;
+    let mut cur: Option<u32> = None;
+    let mut last_unit = 1u32;
+    for &c in run {
+        match c {
+            '百' => {
+                total += cur.unwrap_or(1) * 100;
+                cur = None;
+                last_unit = 100;
+            }
+            '十' => {
+                total += cur.unwrap_or(1) * 10;
+                cur = None;
+                last_unit = 10;
+            }
+            c => {
+                let d = cn_digit(c)?;
+                if d == 0 {
+                    last_unit = 1;
+                }
+                cur = Some(d);
+            }
+        }
+    }
+    if let Some(d) = cur {
+        // "一百八" is 180: a last digit right after 百 counts tens.
+        total += if last_unit == 100 { d * 10 } else { d };
+    }
+    Some(f64::from(total))
+}
+
+/// Chinese numerals with 十 or 百 ("一百九", "三十九点五"); runs without them
+/// ("一边", "一下子") are words, not numbers.
+fn cn_number(chars: &[char], start: usize) -> Option<(f64, usize)> {
+    let is_cn = |c: char| cn_digit(c).is_some() || c == '十' || c == '百';
+    let mut end = start;
+    while end < chars.len() && is_cn(chars[end]) && end - start < 8 {
+        end += 1;
+    }
+    let run = &chars[start..end];
+    if !run.iter().any(|c| *c == '十' || *c == '百') {
+        return None;
+    }
+    let mut v = cn_integer(run)?;
+    if end + 1 < chars.len() && chars[end] == '点' {
+        if let Some(d) = cn_digit(chars[end + 1]) {
+            v += f64::from(d) / 10.0;
+            end += 2;
+        }
+    }
+    Some((v, end))
+}
+
 fn numbers(chars: &[char]) -> Vec<Num> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
+        if let Some((value, end)) = cn_number(chars, i) {
+            out.push(Num {
+                value,
+                start: i,
+                end,
+            });
+            i = end;
+            continue;
+        }
         if !chars[i].is_ascii_digit() {
             i += 1;
             continue;

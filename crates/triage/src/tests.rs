@@ -251,3 +251,13 @@ fn any_input_is_answered_without_a_panic() {
     }
     assert_eq!(level(&t, "胸口疼\n出冷汗"), Level::Emergency);
 }
+
+#[test]
+fn chinese_numerals_are_numbers_but_words_like_yibian_are_not() {
+    let t = t();
+    assert_eq!(level(&t, "高压一百九，头疼得厉害"), Level::Emergency);
+    assert_eq!(level(&t, "血压一百八十五/一百一十，头痛"), Level::Emergency);
+    assert_eq!(level(&t, "孩子烧到三十九点五度，抽了"), Level::Emergency);
+    assert_eq!(level(&t, "血压一百四，想开药"), Level::Routine);
+    assert_eq!(level(&t, "一边手脚没力气"), Level::Emergency);
+}
