@@ -80,6 +80,12 @@ test('emergency and crisis complaints show an alert with tap-to-call links and n
     assert.equal(await dept.getAttribute('href'), '/booking?specialty=orthopedics');
     assert.equal(await page.locator('#triage-alert').count(), 0);
 
+    // Chest discomfort without a red flag: a department, and when to call 120 set apart.
+    await ask(page, '胸口有点闷，偶尔发作');
+    await result.locator('a.triage-dept[href="/booking?specialty=cardiology"]').waitFor();
+    assert.match(await result.locator('.triage-caution').innerText(), /120/);
+    assert.equal(await page.locator('#triage-alert').count(), 0);
+
     // In English the alert speaks English.
     await page.goto(`${server.base}/consultations?lang=en`);
     await ask(page, 'chest pain and shortness of breath');

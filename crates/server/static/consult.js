@@ -82,7 +82,13 @@
             out.appendChild(box);
             return;
           }
-          out.appendChild(el('p', 'ok', r.advice));
+          // The advice ends with the cautions; the page shows them apart.
+          var advice = r.advice;
+          (r.cautions || []).forEach(function (c) { advice = advice.replace(c.text, '').trim(); });
+          out.appendChild(el('p', 'ok', advice));
+          (r.cautions || []).forEach(function (c) {
+            out.appendChild(el('p', 'warn triage-caution', c.text));
+          });
           if ((r.suggestions || []).length) {
             out.appendChild(el('h3', '', t('c_triage_departments', 'Suggested departments')));
             var ul = el('ul', 'triage-depts');

@@ -87,7 +87,9 @@ impl Assessment {
             (Level::Crisis, Lang::Zh) => {
                 let mut s = String::new();
                 if self.immediate_danger {
-                    s.push_str("如果你已经伤害了自己、服了药，或正处在危险中，请立即拨打120或110。");
+                    s.push_str(
+                        "如果你已经伤害了自己、服了药，或正处在危险中，请立即拨打120或110。",
+                    );
                 }
                 s.push_str("你并不孤单，现在就可以和专业的人谈一谈：请拨打全国心理援助热线12356");
                 if let Some(n) = &local {
@@ -116,7 +118,20 @@ impl Assessment {
                 "{}Call 120 now or go to the nearest emergency department; do not wait for an online consultation and do not drive yourself.",
                 why.iter().map(|w| format!("{w}. ")).collect::<String>()
             ),
-            (Level::Routine, lang) => match (self.suggestions.first(), lang) {
+            (Level::Routine, lang) => {
+                let mut s = self.routine_advice(lang);
+                for c in &self.cautions {
+                    s.push_str(if lang == Lang::Zh { "" } else { " " });
+                    s.push_str(c.text(lang));
+                }
+                s
+            }
+        }
+    }
+
+    fn routine_advice(&self, lang: Lang) -> String {
+        {
+            match (self.suggestions.first(), lang) {
                 (Some(top), Lang::Zh) => format!(
                     "建议就诊{}（{}）。点击科室可查看有号源的医生。线上问诊仅限已在线下确诊的复诊；首次就诊请预约线下门诊。",
                     top.specialty.label_zh(),
@@ -135,7 +150,7 @@ impl Assessment {
                     "We could not tell the department from this description: ask a general practitioner (family doctor) first, or describe more symptoms."
                         .to_string()
                 }
-            },
+            }
         }
     }
 }

@@ -140,6 +140,8 @@ pub struct Assessment {
     pub immediate_danger: bool,
     /// Every red-flag rule that matched (crisis rules first).
     pub flags: Vec<Flag>,
+    /// Routine only: when to call 120 after all ("watch" rules).
+    pub cautions: Vec<Flag>,
     /// Only for routine complaints: never next to an emergency or a crisis.
     pub suggestions: Vec<Suggestion>,
 }
@@ -322,8 +324,13 @@ impl Triage {
                 matched,
             });
         }
+        let (mut cautions, mut flags): (Vec<Flag>, Vec<Flag>) =
+            flags.into_iter().partition(|f| f.level == Level::Routine);
         flags.sort_by_key(|f| std::cmp::Reverse(f.level));
         let level = flags.first().map_or(Level::Routine, |f| f.level);
+        if level != Level::Routine {
+            cautions.clear();
+        }
         let suggestions = if level == Level::Routine {
             self.departments(&text, &occs)
         } else {
@@ -334,6 +341,7 @@ impl Triage {
             immediate_danger: level == Level::Crisis
                 && (danger || flags.iter().any(|f| f.level == Level::Emergency)),
             flags,
+            cautions,
             suggestions,
         })
     }

@@ -12,8 +12,9 @@
 //! `when` combines concepts with `&` (and), `|` (or), `!` (not) and
 //! parentheses; a concept counts when it is said and not negated (and, for
 //! emergencies, not resolved or only in the past of a follow-up). `level` is
-//! `emergency` (call 120), `crisis` (self-harm: crisis line first) or `danger`
-//! (a crisis with immediate danger: 110/120 as well).
+//! `emergency` (call 120), `crisis` (self-harm: crisis line first), `danger`
+//! (a crisis with immediate danger: 110/120 as well) or `watch` (a routine
+//! answer that adds when to call 120 instead: "胸痛持续超过15分钟…").
 
 use crate::lexicon::Lexicon;
 use crate::{KbError, Level};
@@ -186,6 +187,7 @@ pub fn parse_rules(src: &str, lex: &Lexicon) -> Result<Vec<Rule>, KbError> {
             "emergency" => (Level::Emergency, false),
             "crisis" => (Level::Crisis, false),
             "danger" => (Level::Crisis, true),
+            "watch" => (Level::Routine, false),
             other => return Err(err(format!("unknown level '{other}'"))),
         };
         let when = parse_expr(&get("when")?, lex).map_err(err)?;

@@ -261,3 +261,18 @@ fn chinese_numerals_are_numbers_but_words_like_yibian_are_not() {
     assert_eq!(level(&t, "血压一百四，想开药"), Level::Routine);
     assert_eq!(level(&t, "一边手脚没力气"), Level::Emergency);
 }
+
+#[test]
+fn a_routine_answer_with_a_near_red_flag_says_when_to_call_120() {
+    let t = t();
+    let a = t.assess("胸口有点闷，偶尔发作").expect("assess");
+    assert_eq!(a.level, Level::Routine);
+    assert!(a.cautions.iter().any(|c| c.rule == "watch_chest"));
+    assert!(a.advice(Lang::Zh, None).contains("120"));
+    let a = t.assess("膝盖疼").expect("assess");
+    assert!(a.cautions.is_empty());
+    assert!(!a.advice(Lang::Zh, None).contains("120"));
+    // An emergency carries no caution (it already says call 120).
+    let a = t.assess("胸口疼得厉害，出冷汗").expect("assess");
+    assert!(a.cautions.is_empty());
+}

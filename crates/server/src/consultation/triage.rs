@@ -63,6 +63,8 @@ pub struct TriageResult {
     pub hotlines: Vec<Hotline>,
     /// Why the complaint is an emergency or a crisis.
     pub reasons: Vec<Reason>,
+    /// Routine only: when to call 120 after all (e.g. chest pain lasting 15 minutes).
+    pub cautions: Vec<Reason>,
     /// The words behind the red flags (kept for older clients).
     pub emergency_words: Vec<String>,
     /// Departments, for routine complaints only.
@@ -133,15 +135,13 @@ pub fn advice(state: &AppState, a: &Assessment, lang: Lang) -> String {
 pub fn result(state: &AppState, a: &Assessment, lang: Lang) -> TriageResult {
     let l = tlang(lang);
     let local = local_line(state);
-    let reasons: Vec<Reason> = a
-        .flags
-        .iter()
-        .map(|f| Reason {
-            rule: f.rule.clone(),
-            text: f.text(l).to_string(),
-            matched: f.matched.clone(),
-        })
-        .collect();
+    let reason = |f: &ihos_triage::Flag| Reason {
+        rule: f.rule.clone(),
+        text: f.text(l).to_string(),
+        matched: f.matched.clone(),
+    };
+    let reasons: Vec<Reason> = a.flags.iter().map(reason).collect();
+    let cautions: Vec<Reason> = a.cautions.iter().map(reason).collect();
     let mut emergency_words: Vec<String> = Vec::new();
     for w in a.flags.iter().flat_map(|f| f.matched.iter()) {
         if !emergency_words.contains(w) {
@@ -165,6 +165,7 @@ pub fn result(state: &AppState, a: &Assessment, lang: Lang) -> TriageResult {
             })
             .collect(),
         reasons,
+        cautions,
         emergency_words,
         suggestions: a
             .suggestions

@@ -124,6 +124,12 @@ async fn routine_complaints_get_departments_with_reasons_and_a_booking_link() {
         let v = triage(&app, json!({"complaint": c}), None).await;
         assert_eq!(v["level"], "routine", "{c}: {v}");
     }
+    // Chest discomfort without a red flag is routine, with when to call 120.
+    let v = triage(&app, json!({"complaint": "胸口有点闷，偶尔发作"}), None).await;
+    assert_eq!(v["level"], "routine");
+    assert_eq!(v["suggestions"][0]["specialty"], "cardiology");
+    assert_eq!(v["cautions"][0]["rule"], "watch_chest");
+    assert!(s(&v["advice"]).contains("120"));
     // The booking page takes the specialty.
     let page = app
         .client
