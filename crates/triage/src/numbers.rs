@@ -84,11 +84,12 @@ fn cn_number(chars: &[char], start: usize) -> Option<(f64, usize)> {
         return None;
     }
     let mut v = cn_integer(run)?;
-    if end + 1 < chars.len() && chars[end] == '点' {
-        if let Some(d) = cn_digit(chars[end + 1]) {
-            v += f64::from(d) / 10.0;
-            end += 2;
-        }
+    if end + 1 < chars.len()
+        && chars[end] == '点'
+        && let Some(d) = cn_digit(chars[end + 1])
+    {
+        v += f64::from(d) / 10.0;
+        end += 2;
     }
     Some((v, end))
 }
