@@ -10,7 +10,8 @@
 //! * `hr_very_fast`: >= 150 per minute; `hr_very_slow`: <= 40;
 //! * `glucose_low`: < 3.9 mmol/L; `glucose_very_low`: <= 2.8;
 //!   `glucose_very_high`: >= 16.7 (DKA / hyperosmolar suspicion);
-//! * `age_child`: under 14 years; `age_elderly`: 65 or more;
+//! * `age_child`: under 14 years; `young_infant`: under 3 months;
+//!   `age_elderly`: 65 or more;
 //! * `pregnant`: "孕N周", "怀孕N周", "N weeks pregnant".
 
 use crate::lexicon::{Lexicon, Occ};
@@ -329,6 +330,31 @@ pub fn find(lex: &Lexicon, text: &Text) -> Vec<Occ> {
             && keyword_before(chars, s, 3, &preg_kw).is_none()
         {
             push("age_child", s, e + 1);
+            if v < 3.0 {
+                push("young_infant", s, e + 1);
+            }
+            continue;
+        }
+        // "出生20天", "6 weeks old": a baby under three months.
+        let days = followed_by(
+            chars,
+            e,
+            &[w("天大"), w("天的宝宝"), w("days old"), w("-day-old")],
+        );
+        let weeks = followed_by(
+            chars,
+            e,
+            &[
+                w("周大"),
+                w("周的宝宝"),
+                w("weeks old"),
+                w("week old"),
+                w("-week-old"),
+            ],
+        );
+        if (days && v < 90.0) || (weeks && v < 13.0) {
+            push("age_child", s, e);
+            push("young_infant", s, e);
             continue;
         }
         if followed_by(
@@ -363,7 +389,7 @@ pub fn find(lex: &Lexicon, text: &Text) -> Vec<Occ> {
         }
         // Heart rate.
         if (20.0..=300.0).contains(&v)
-            && (keyword_before(chars, s, 8, &hr_kw).is_some() || followed_by(chars, e, &hr_unit))
+            && (keyword_before(chars, s, 12, &hr_kw).is_some() || followed_by(chars, e, &hr_unit))
         {
             if v >= 150.0 {
                 push("hr_very_fast", s, e);
@@ -374,7 +400,7 @@ pub fn find(lex: &Lexicon, text: &Text) -> Vec<Occ> {
             continue;
         }
         // Blood glucose (mmol/L; mg/dL converted).
-        if keyword_before(chars, s, 8, &glu_kw).is_some() {
+        if keyword_before(chars, s, 12, &glu_kw).is_some() {
             let mmol = if followed_by(chars, e, &[w("mg")]) {
                 v / 18.0
             } else {
