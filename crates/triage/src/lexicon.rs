@@ -63,6 +63,9 @@ pub struct Occ {
     pub negated: bool,
     pub resolved: bool,
     pub past: bool,
+    /// Past, the complaint says it got better, and nothing after it is acute
+    /// ("以前有过轻生念头，现在治疗后好多了，来复诊"): even a crisis word is settled.
+    pub settled: bool,
     /// Chars inside the span that a sequence skipped (checked for negation).
     gaps: Vec<(usize, usize)>,
 }
@@ -260,6 +263,7 @@ impl Occ {
             negated: false,
             resolved: false,
             past: false,
+            settled: false,
             gaps: Vec::new(),
         }
     }
@@ -393,6 +397,19 @@ impl Cues {
         let chars = &text.chars;
         let follow_up = (0..text.len()).any(|i| Self::any_at(&self.follow_up, chars, i));
         let spans: Vec<(usize, usize)> = occs.iter().map(|o| (o.start, o.end)).collect();
+        let improved_at: Vec<usize> = (0..text.len())
+            .filter(|&i| self.resolved_at(chars, i))
+            .collect();
+        let improved = !improved_at.is_empty();
+        // Acute words, except in a clause that says it got better ("现在好多了").
+        let acute_at: Vec<usize> = (0..text.len())
+            .filter(|&i| {
+                Self::any_at(&self.acute, chars, i)
+                    && !improved_at
+                        .iter()
+                        .any(|&r| text.clause[r] == text.clause[i])
+            })
+            .collect();
         for o in occs.iter_mut() {
             o.negated = self.negated_before(text, &spans, o.start)
                 || o.gaps
@@ -400,6 +417,7 @@ impl Cues {
                     .any(|&(s, e)| self.negation_within(chars, s, e));
             o.resolved = self.resolved_after(text, &spans, o);
             o.past = follow_up && self.in_past(text, o);
+            o.settled = o.past && improved && !acute_at.iter().any(|&i| i >= o.end);
         }
         // "没有呼吸" inside "没有呼吸困难" is not "not breathing": a match that
         // starts with a negation and is overrun by a longer match of the same
@@ -494,19 +512,34 @@ impl Cues {
     /// "又") between it and the match.
     fn in_past(&self, text: &Text, o: &Occ) -> bool {
         let chars = &text.chars;
+        // "惊厥过一次", "中风过": the experiential 过 right after the match.
+        let after_guo = chars.get(o.end) == Some(&'过')
+            && ![
+                "过来", "过去", "过敏", "过量", "过度", "过多", "过快", "过高", "过低",
+            ]
+            .iter()
+            .any(|w| starts_with_at(chars, o.end, &w.chars().collect::<Vec<_>>()));
         let clause = text.clause[o.start];
-        let mut past = false;
-        // From the end of the match: "右手还有点没劲" carries its "还有点" inside.
+        // From the end of the match ("右手还有点没劲" carries its "还有点"
+        // inside) back to the start of the previous clause ("中风后遗症，左手
+        // 还是没劲"); anything acute on the way means it is happening now.
         let mut i = o.end;
-        while i > 0 && text.clause[i - 1] == clause {
+        let mut clauses = 0;
+        while i > 0 {
+            if text.clause[i - 1] != text.clause[i.min(text.len() - 1)] && i != o.end {
+                clauses += 1;
+                if clauses > 2 {
+                    break;
+                }
+            }
             i -= 1;
-            if Self::any_at(&self.acute, chars, i) && !past {
+            if Self::any_at(&self.acute, chars, i) {
                 return false;
             }
             if Self::any_at(&self.past, chars, i) {
-                past = true;
+                return true;
             }
         }
-        past
+        after_guo && text.clause[o.start] == clause
     }
 }

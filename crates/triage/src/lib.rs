@@ -272,7 +272,7 @@ impl Triage {
         let mut said = vec![false; self.lex.len()];
         let mut current = vec![false; self.lex.len()];
         for o in &occs {
-            if !o.negated {
+            if !o.negated && !o.settled {
                 said[o.concept] = true;
             }
             if o.current() {
@@ -282,8 +282,9 @@ impl Triage {
         let mut flags = Vec::new();
         let mut danger = false;
         for r in &self.rules {
-            // A crisis counts whenever it is said and not denied; an
-            // emergency only while it is happening.
+            // A crisis counts whenever it is said, unless denied or settled
+            // (past, better now, nothing acute after); an emergency only while
+            // it is happening.
             let truth: &[bool] = if r.level == Level::Crisis {
                 &said
             } else {

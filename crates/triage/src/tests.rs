@@ -276,3 +276,41 @@ fn a_routine_answer_with_a_near_red_flag_says_when_to_call_120() {
     let a = t.assess("胸口疼得厉害，出冷汗").expect("assess");
     assert!(a.cautions.is_empty());
 }
+
+#[test]
+fn a_long_worst_case_complaint_is_answered_quickly() {
+    let t = t();
+    // Many overlapping terms: body parts, sides, limbs and weakness words.
+    let s = "左手右脚一边没力气胸口疼出汗不没有".repeat(1000 / 17);
+    let started = std::time::Instant::now();
+    let a = t.assess(&s).expect("assess");
+    assert_eq!(a.level, Level::Emergency);
+    // Generous for an unoptimised build on a busy machine.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_settled_history_is_a_follow_up_but_a_recurrence_is_not() {
+    let t = t();
+    // Past, better now, asking for a follow-up: the psychiatrist, not the crisis line.
+    let a = t
+        .assess("以前有过轻生念头，现在治疗后好多了，来复诊开药")
+        .expect("assess");
+    assert_eq!(a.level, Level::Routine);
+    assert_eq!(a.suggestions[0].specialty.code(), "psychiatry");
+    assert_eq!(
+        level(&t, "中风后遗症，左手还是没劲，来康复复查"),
+        Level::Routine
+    );
+    // The same history with something new is not settled.
+    assert_eq!(level(&t, "我以前想过自杀，最近又开始想了"), Level::Crisis);
+    assert_eq!(level(&t, "去年中风过，今天早上又嘴歪了"), Level::Emergency);
+    assert_eq!(
+        level(&t, "以前有心绞痛，今天又胸痛出汗了，想复诊"),
+        Level::Emergency
+    );
+}
