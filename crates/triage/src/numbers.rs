@@ -5,7 +5,8 @@
 //!
 //! Thresholds (adults unless said):
 //! * `bp_severe`: systolic >= 180 or diastolic >= 110 (hypertensive urgency /
-//!   emergency, 中国高血压防治指南); `bp_high`: >= 140 or >= 90;
+//!   emergency, 中国高血压防治指南); `bp_high`: >= 140 or >= 90; `bp_low`:
+//!   systolic under 90 (with symptoms: shock);
 //! * `temp_high`: >= 39.0 °C; `fever`: >= 37.3 °C;
 //! * `hr_very_fast`: >= 150 per minute; `hr_very_slow`: <= 40;
 //! * `glucose_low`: < 3.9 mmol/L; `glucose_very_low`: <= 2.8;
@@ -231,8 +232,8 @@ pub fn find(lex: &Lexicon, text: &Text) -> Vec<Occ> {
     for (k, pair) in nums.windows(2).enumerate() {
         let (a, b) = (&pair[0], &pair[1]);
         let between: String = chars[a.end..b.start].iter().collect();
-        if between.trim() == "/"
-            && (50.0..=300.0).contains(&a.value)
+        if (between.trim() == "/" || between.trim() == "over")
+            && (40.0..=300.0).contains(&a.value)
             && (20.0..=200.0).contains(&b.value)
             && a.value > b.value
         {
@@ -243,6 +244,9 @@ pub fn find(lex: &Lexicon, text: &Text) -> Vec<Occ> {
             }
             if a.value >= 140.0 || b.value >= 90.0 {
                 push("bp_high", a.start, b.end);
+            }
+            if a.value < 90.0 {
+                push("bp_low", a.start, b.end);
             }
         }
     }
