@@ -2,7 +2,7 @@
 //!
 //! Prints emergency recall, crisis recall, the false-alarm rate on ordinary
 //! complaints and top-3 department accuracy for each set (by default
-//! `eval/complaints.tsv` and `eval/holdout.tsv`), with every failure.
+//! `eval/complaints.tsv`, `eval/holdout.tsv` and `eval/holdout2.tsv`), with every failure.
 //! Exits non-zero when a set is below target.
 
 use std::process::ExitCode;
@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         vec![
             format!("{dir}/complaints.tsv"),
             format!("{dir}/holdout.tsv"),
+            format!("{dir}/holdout2.tsv"),
         ]
     } else {
         args
