@@ -520,6 +520,12 @@ impl Cues {
             .iter()
             .any(|w| starts_with_at(chars, o.end, &w.chars().collect::<Vec<_>>()));
         let clause = text.clause[o.start];
+        // Anything acute in the match's own clause ("I've had chest pain for
+        // 20 minutes") means it is happening now.
+        if (0..text.len()).any(|i| text.clause[i] == clause && Self::any_at(&self.acute, chars, i))
+        {
+            return false;
+        }
         // From the end of the match ("右手还有点没劲" carries its "还有点"
         // inside) back to the start of the previous clause ("中风后遗症，左手
         // 还是没劲"); anything acute on the way means it is happening now.

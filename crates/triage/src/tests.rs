@@ -314,3 +314,22 @@ fn a_settled_history_is_a_follow_up_but_a_recurrence_is_not() {
         Level::Emergency
     );
 }
+
+#[test]
+fn an_english_history_is_past_but_minutes_make_it_now() {
+    let t = t();
+    assert_eq!(
+        level(
+            &t,
+            "I have had slurred words since my stroke last year, here for a follow-up"
+        ),
+        Level::Routine
+    );
+    assert_eq!(
+        level(
+            &t,
+            "I've had crushing chest pain for 20 minutes, can I book a follow-up?"
+        ),
+        Level::Emergency
+    );
+}

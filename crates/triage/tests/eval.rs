@@ -22,6 +22,7 @@ fn the_held_out_set_parses() {
     // Its figures are reported by `triage-eval`; it is never tuned against.
     let cases = eval::parse(include_str!("../eval/holdout.tsv")).expect("held-out set parses");
     assert!(cases.len() >= 100);
-    let cases = eval::parse(include_str!("../eval/holdout2.tsv")).expect("second held-out set parses");
+    let cases =
+        eval::parse(include_str!("../eval/holdout2.tsv")).expect("second held-out set parses");
     assert!(cases.len() >= 100);
 }
