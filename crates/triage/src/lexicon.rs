@@ -27,7 +27,7 @@ use crate::text::{Text, ends_with_at, starts_with_at, word_edges};
 /// Largest number of characters between the parts of `{a} {b}`.
 pub const GAP: usize = 6;
 /// English words are longer: the gap for a part that starts with a letter.
-pub const GAP_EN: usize = 16;
+pub const GAP_EN: usize = 24;
 /// How far back a negation cue reaches over fillers and other terms.
 const NEG_REACH: usize = 16;
 /// How far after a term a resolution cue ("好了") may stand.
