@@ -187,10 +187,28 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("c_triage", "智能导诊", "Smart triage"),
     (
         "c_triage_hint",
-        "用几句话描述哪里不舒服，我们推荐就诊科室。",
-        "Describe how you feel; we suggest a department.",
+        "用几句话描述哪里不舒服（中文或英文），我们推荐就诊科室；危急情况会提示立即拨打120。",
+        "Describe how you feel (Chinese or English); we suggest a department, or tell you to call 120 when it is urgent.",
     ),
     ("c_triage_go", "推荐科室", "Suggest a department"),
+    (
+        "c_triage_emergency",
+        "可能危及生命：请立即拨打120",
+        "This may be life-threatening: call 120 now",
+    ),
+    (
+        "c_triage_crisis",
+        "你并不孤单：现在就可以找人谈谈",
+        "You are not alone: talk to someone now",
+    ),
+    ("c_triage_why", "判断依据", "Why"),
+    ("c_triage_call", "拨打", "Call"),
+    (
+        "c_triage_departments",
+        "推荐科室（点击查看有号源的医生）",
+        "Suggested departments (tap to see doctors with open slots)",
+    ),
+    ("c_triage_book", "查看有号的医生", "Doctors with open slots"),
     ("c_complaint", "病情描述", "Complaint"),
     ("c_for", "就诊人", "Patient"),
     ("c_doctor", "医生", "Doctor"),
@@ -300,8 +318,23 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ),
     (
         "emergency_call_120",
-        "您描述的症状可能危及生命，请立即拨打120或前往急诊。",
-        "These symptoms may be life-threatening: call 120 or go to an emergency department now.",
+        "您描述的症状可能危及生命，请立即拨打120或前往最近医院的急诊科，不要等待线上问诊。",
+        "These symptoms may be life-threatening: call 120 or go to the nearest emergency department now; do not wait for an online consultation.",
+    ),
+    (
+        "crisis_hotline",
+        "你并不孤单：请现在拨打全国心理援助热线12356；如果已经伤害了自己或正处在危险中，请立即拨打120或110。",
+        "You are not alone: call the national psychological assistance hotline 12356 now; if you have hurt yourself or are in danger, call 120 or 110 immediately.",
+    ),
+    (
+        "complaint_too_long",
+        "病情描述最多1000个字，请简要描述主要不适。",
+        "Describe the complaint in at most 1000 characters.",
+    ),
+    (
+        "complaint_empty",
+        "请用几句话描述哪里不舒服。",
+        "Describe how you feel in a few words.",
     ),
     (
         "already_reviewed",

@@ -13,3 +13,4 @@ mod organisations;
 mod pharmacy;
 mod referral;
 mod scheduling;
+mod triage;
