@@ -95,8 +95,8 @@ test('triage on the request page says call 120 for chest pain', async () => {
     await p.goto(`${server.base}/consultations`);
     await p.fill('#triage-text', '突然胸痛，出冷汗');
     await p.click('#triage-btn');
-    await p.locator('#triage-result p.error').waitFor();
-    assert.match(await p.locator('#triage-result p.error').textContent(), /120/);
+    await p.locator('#triage-alert.triage-emergency').waitFor();
+    assert.match(await p.locator('#triage-alert').textContent(), /120/);
     await p.fill('#triage-text', '孩子咳嗽发烧两天');
     await p.click('#triage-btn');
     await p.locator('#triage-result li', { hasText: '儿科' }).waitFor();

@@ -352,8 +352,17 @@ error_codes! {
         "没有该医师。",
         "There is no such doctor.";
     EmergencyCall120 => "emergency_call_120",
-        "您描述的症状可能危及生命，请立即拨打120或前往急诊。",
-        "These symptoms may be life-threatening: call 120 or go to an emergency department now.";
+        "您描述的症状可能危及生命，请立即拨打120或前往最近医院的急诊科，不要等待线上问诊。",
+        "These symptoms may be life-threatening: call 120 or go to the nearest emergency department now; do not wait for an online consultation.";
+    CrisisHotline => "crisis_hotline",
+        "你并不孤单：请现在拨打全国心理援助热线12356；如果已经伤害了自己或正处在危险中，请立即拨打120或110。",
+        "You are not alone: call the national psychological assistance hotline 12356 now; if you have hurt yourself or are in danger, call 120 or 110 immediately.";
+    ComplaintTooLong => "complaint_too_long",
+        "病情描述最多1000个字，请简要描述主要不适。",
+        "Describe the complaint in at most 1000 characters.";
+    ComplaintEmpty => "complaint_empty",
+        "请用几句话描述哪里不舒服。",
+        "Describe how you feel in a few words.";
     InvalidDepartment => "invalid_department",
         "该医师不在此科室出诊。",
         "The doctor does not work in this department.";

@@ -125,7 +125,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     .map_err(|e| anyhow::anyhow!(e))?;
     Ok(AppState::new(crate::state::Shared {
         texts: Arc::new(texts),
-        triage: Arc::new(consultation::triage::Triage::load()),
+        triage: Arc::new(ihos_triage::Triage::load()?),
         store,
         vault: Vault::new(&key),
         settings: Arc::new(settings),

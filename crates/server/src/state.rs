@@ -36,8 +36,8 @@ pub struct Shared {
     pub metrics: std::sync::OnceLock<PrometheusHandle>,
     /// Every text of the user interface, in both languages.
     pub texts: Arc<crate::i18n::Texts>,
-    /// Complaint-to-department suggestions (jieba segmentation, loaded once).
-    pub triage: Arc<crate::consultation::triage::Triage>,
+    /// Smart triage: red-flag rules and department knowledge (crates/triage, loaded once).
+    pub triage: Arc<ihos_triage::Triage>,
     /// The drug catalogue, loaded and validated at start.
     pub drugs: Arc<ihos_domain::pharmacy::Catalogue>,
     /// Each capability's runtime parts, put in at assembly.

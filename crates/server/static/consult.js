@@ -37,25 +37,74 @@
     return 'c-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10);
   }
 
-  // ---- triage
+  // ---- triage: an emergency or a crisis is a distinct alert with tap-to-call
+  // links and never a department; a routine answer lists departments that link
+  // to doctors with open slots.
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function t(key, fallback) { return texts[key] || fallback; }
   var triageBtn = document.getElementById('triage-btn');
   if (triageBtn) {
     triageBtn.addEventListener('click', function () {
       var out = document.getElementById('triage-result');
-      api('POST', '/api/v1/triage', { complaint: document.getElementById('triage-text').value })
+      var lang = document.documentElement.lang || 'zh-CN';
+      api('POST', '/api/v1/triage', { complaint: document.getElementById('triage-text').value, lang: lang })
         .then(function (r) {
           out.textContent = '';
-          var p = document.createElement('p');
-          p.className = r.emergency ? 'error' : 'ok';
-          p.textContent = r.advice;
-          out.appendChild(p);
-          var ul = document.createElement('ul');
-          (r.suggestions || []).forEach(function (s) {
-            var li = document.createElement('li');
-            li.textContent = s.name_zh + ' — ' + s.reasons.join('、');
-            ul.appendChild(li);
+          if (r.level === 'emergency' || r.level === 'crisis') {
+            var box = el('div', 'triage-alert triage-' + r.level);
+            box.id = 'triage-alert';
+            box.setAttribute('role', 'alert');
+            box.appendChild(el('h3', '', r.level === 'crisis'
+              ? t('c_triage_crisis', 'You are not alone: talk to someone now')
+              : t('c_triage_emergency', 'This may be life-threatening: call 120 now')));
+            var calls = el('div', 'triage-calls');
+            (r.hotlines || []).forEach(function (h) {
+              var a = el('a', 'call-btn', t('c_triage_call', 'Call') + ' ' + h.number);
+              a.href = h.tel;
+              a.title = h.label;
+              a.setAttribute('aria-label', h.label);
+              calls.appendChild(a);
+            });
+            box.appendChild(calls);
+            box.appendChild(el('p', 'triage-advice', r.advice));
+            if ((r.reasons || []).length) {
+              var why = el('ul', 'triage-why');
+              r.reasons.forEach(function (x) {
+                why.appendChild(el('li', '', x.text + (x.matched.length ? '（' + x.matched.join('、') + '）' : '')));
+              });
+              box.appendChild(why);
+            }
+            out.appendChild(box);
+            return;
+          }
+          // The advice ends with the cautions; the page shows them apart.
+          var advice = r.advice;
+          (r.cautions || []).forEach(function (c) { advice = advice.replace(c.text, '').trim(); });
+          out.appendChild(el('p', 'ok', advice));
+          (r.cautions || []).forEach(function (c) {
+            out.appendChild(el('p', 'warn triage-caution', c.text));
           });
-          out.appendChild(ul);
+          if ((r.suggestions || []).length) {
+            out.appendChild(el('h3', '', t('c_triage_departments', 'Suggested departments')));
+            var ul = el('ul', 'triage-depts');
+            r.suggestions.forEach(function (s) {
+              var li = el('li');
+              var a = el('a', 'triage-dept', s.name);
+              a.href = s.booking_url;
+              li.appendChild(a);
+              li.appendChild(document.createTextNode(' — ' + s.reasons.join('、') + ' · '));
+              var book = el('a', '', t('c_triage_book', 'Doctors with open slots'));
+              book.href = s.booking_url;
+              li.appendChild(book);
+              ul.appendChild(li);
+            });
+            out.appendChild(ul);
+          }
         })
         .catch(function (e) { out.textContent = e.message; });
     });

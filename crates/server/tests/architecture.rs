@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 /// Top-level files that assemble the capabilities; they may import any of them.
 const ASSEMBLY: &[&str] = &["app", "demo", "lib", "jobs"];
 
+/// Folders that are shared kit, not capabilities.
+const KIT_FOLDERS: &[&str] = &["settings"];
+
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
@@ -123,6 +126,7 @@ fn read_layout(root: &Path) -> Layout {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .map(|p| p.file_name().expect("name").to_string_lossy().to_string())
+        .filter(|name| !KIT_FOLDERS.contains(&name.as_str()))
         .collect();
     let mut imports: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
     for file in files {

@@ -86,19 +86,27 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TriageInput {
-    /// The complaint in the patient's words (Chinese).
+    /// The complaint in the patient's words (Chinese or English), at most 1000 characters.
     pub complaint: String,
+    /// `zh-CN` or `en`; defaults to the page-language cookie, then `Accept-Language`.
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
-/// Smart triage: suggested specialties with reasons; emergencies say "call 120".
+/// Smart triage: emergencies say "call 120" and self-harm gets the crisis line
+/// (with tap-to-call numbers and the reasons); routine complaints get up to
+/// three departments with reasons and a link to doctors with open slots.
 #[utoipa::path(post, path = "/api/v1/triage", tag = "consultation", request_body = TriageInput,
     responses((status = 200, body = triage::TriageResult), (status = 400, body = ErrorBody)))]
 async fn triage_complaint(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Json(input): Json<TriageInput>,
 ) -> ApiResult<AxumJson<triage::TriageResult>> {
-    let complaint = ihos_domain::consultation::parse_text(&input.complaint, "complaint", 1000)?;
-    Ok(AxumJson(state.triage.suggest(&complaint)))
+    let complaint = triage::parse_complaint(&input.complaint)?;
+    let lang = triage::api_lang(input.lang.as_deref(), &headers);
+    let assessment = triage::assess(&state, &complaint)?;
+    Ok(AxumJson(triage::result(&state, &assessment, lang)))
 }
 
 /// Ask a doctor for a follow-up consultation (evidence of an offline diagnosis required).

@@ -526,11 +526,18 @@ pub async fn request(
     input: NewConsultationInput,
 ) -> ApiResult<ConsultationView> {
     caller.require(Role::Patient)?;
-    let complaint = parse_text(&input.complaint, "complaint", 1000)?;
-    let triage = state.triage.suggest(&complaint);
-    if triage.emergency {
+    let complaint = super::triage::parse_complaint(&input.complaint)?;
+    let triage = super::triage::assess(state, &complaint)?;
+    // An emergency or a crisis is never booked: the answer is 120 or the crisis line.
+    let refusal = match triage.level {
+        ihos_triage::Level::Emergency => Some(ErrorCode::EmergencyCall120),
+        ihos_triage::Level::Crisis => Some(ErrorCode::CrisisHotline),
+        ihos_triage::Level::Routine => None,
+    };
+    if let Some(code) = refusal {
+        let advice = super::triage::advice(state, &triage, crate::i18n::Lang::En);
         return Err(ApiError::from(
-            DomainError::new(ErrorCode::EmergencyCall120, triage.advice).on("complaint"),
+            DomainError::new(code, advice).on("complaint"),
         ));
     }
     let mut tx = state.store.begin().await?;
@@ -601,7 +608,10 @@ pub async fn request(
         parent_id: None,
         status: Status::Requested.as_str().into(),
         complaint,
-        suggested_specialty: triage.suggestions.first().map(|s| s.specialty.to_string()),
+        suggested_specialty: triage
+            .suggestions
+            .first()
+            .map(|s| s.specialty.code().to_string()),
         evidence_kind: evidence.as_ref().map(|e| e.0.as_str().to_string()),
         evidence_ref: evidence.as_ref().map(|e| e.1.clone()),
         evidence_note: evidence.and_then(|e| e.2),

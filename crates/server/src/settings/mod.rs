@@ -85,6 +85,8 @@ pub struct Settings {
     pub nursing: ihos_domain::nursing::Policy,
     /// Follow-up plans: grace before a task is missed, job interval (`[followup]`).
     pub followup: ihos_domain::followup::Policy,
+    /// A local mental-health crisis line shown with 12356 by triage (empty: none).
+    pub triage_local_crisis_line: String,
 }
 
 impl Default for Settings {
@@ -116,6 +118,7 @@ impl Default for Settings {
             referral: ihos_domain::referral::Policy::default(),
             nursing: ihos_domain::nursing::Policy::default(),
             followup: ihos_domain::followup::Policy::default(),
+            triage_local_crisis_line: String::new(),
         }
     }
 }

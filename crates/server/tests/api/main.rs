@@ -14,3 +14,4 @@ mod organisations;
 mod pharmacy;
 mod referral;
 mod scheduling;
+mod triage;
