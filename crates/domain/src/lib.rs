@@ -3,6 +3,7 @@
 pub mod access;
 pub mod consultation;
 mod error;
+mod error_code;
 pub mod followup;
 pub mod identity;
 pub mod imaging;
@@ -13,6 +14,7 @@ pub mod pharmacy;
 pub mod referral;
 pub mod scheduling;
 
-pub use error::{DomainError, ErrorCode, parse_date};
+pub use error::{DomainError, parse_date};
+pub use error_code::ErrorCode;
 pub use identity::{LicenceNumber, Password, PhoneNumber, RealName, ResidentId, Role, Title};
 pub use org::{OrgKind, Specialty};
