@@ -248,16 +248,16 @@ pub async fn request_bed(
         now,
     )
     .await?;
-    record(
-        &mut tx,
-        caller,
-        "bed_request.create",
-        "patient",
-        &patient_id,
-        "treating_practitioner",
-        Some(&from),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "bed_request.create",
+            "patient",
+            &patient_id,
+            "treating_practitioner",
+            Some(&from),
+        )
+        .await?;
     let b = store::bed_request(&mut tx, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -339,16 +339,16 @@ pub async fn review_bed(
         BedAction::Decline => "bed.declined",
         BedAction::Discharge => "bed.discharged",
     };
-    record(
-        &mut tx,
-        caller,
-        topic,
-        "patient",
-        &b.patient_id,
-        "treating_practitioner",
-        Some(&b.ward_org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            topic,
+            "patient",
+            &b.patient_id,
+            "treating_practitioner",
+            Some(&b.ward_org_id),
+        )
+        .await?;
     let b = store::bed_request(&mut tx, &b.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -364,16 +364,16 @@ pub async fn bed_requests(state: &AppState, caller: &Caller) -> ApiResult<Vec<Be
     for a in identity::affiliations_of(&mut c, &caller.account_id).await? {
         for b in store::bed_requests_of_org(&mut c, &a.org_id).await? {
             if !out.iter().any(|x| x.id == b.id) {
-                record(
-                    &mut c,
-                    caller,
-                    "bed_request.read",
-                    "patient",
-                    &b.patient_id,
-                    "treating_practitioner",
-                    Some(&a.org_id),
-                )
-                .await?;
+                caller
+                    .audit(
+                        &mut c,
+                        "bed_request.read",
+                        "patient",
+                        &b.patient_id,
+                        "treating_practitioner",
+                        Some(&a.org_id),
+                    )
+                    .await?;
                 out.push(bed_view(&b));
             }
         }

@@ -36,16 +36,16 @@ pub async fn grant_privilege(
         now_ms(),
     )
     .await?;
-    record(
-        &mut tx,
-        caller,
-        "exam_privilege.grant",
-        "practitioner",
-        &p.account_id,
-        "admin",
-        None,
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "exam_privilege.grant",
+            "practitioner",
+            &p.account_id,
+            "admin",
+            None,
+        )
+        .await?;
     let out = store::privileges_of(&mut tx, &p.account_id).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(out)

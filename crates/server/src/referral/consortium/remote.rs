@@ -178,16 +178,16 @@ pub async fn ask_expert(
         now + state.settings.care_relationship_days.max(1) * 86_400_000,
     )
     .await?;
-    record(
-        &mut tx,
-        caller,
-        "remote_consultation.create",
-        "patient",
-        &patient_id,
-        "treating_practitioner",
-        Some(&from_org),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "remote_consultation.create",
+            "patient",
+            &patient_id,
+            "treating_practitioner",
+            Some(&from_org),
+        )
+        .await?;
     ihos_store::outbox::put_json(
         &mut tx,
         "remote_consultation.requested",
@@ -225,16 +225,16 @@ pub async fn answer(
             "This consultation has been answered already.",
         ));
     }
-    record(
-        &mut tx,
-        caller,
-        "remote_consultation.answer",
-        "patient",
-        &r.patient_id,
-        "treating_practitioner",
-        None,
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "remote_consultation.answer",
+            "patient",
+            &r.patient_id,
+            "treating_practitioner",
+            None,
+        )
+        .await?;
     ihos_store::outbox::put_json(
         &mut tx,
         "remote_consultation.answered",
@@ -261,16 +261,16 @@ pub async fn remote_consult(
         .await?
         .filter(|r| r.expert_id == caller.account_id || r.requested_by == caller.account_id)
         .ok_or_else(ApiError::not_found)?;
-    record(
-        &mut c,
-        caller,
-        "remote_consultation.read",
-        "patient",
-        &r.patient_id,
-        "treating_practitioner",
-        None,
-    )
-    .await?;
+    caller
+        .audit(
+            &mut c,
+            "remote_consultation.read",
+            "patient",
+            &r.patient_id,
+            "treating_practitioner",
+            None,
+        )
+        .await?;
     rc_view(&mut c, &r).await
 }
 
@@ -281,16 +281,16 @@ pub async fn remote_consults(
     let mut c = state.store.conn().await?;
     let mut out = Vec::new();
     for r in store::remote_consults_of(&mut c, &caller.account_id).await? {
-        record(
-            &mut c,
-            caller,
-            "remote_consultation.read",
-            "patient",
-            &r.patient_id,
-            "treating_practitioner",
-            None,
-        )
-        .await?;
+        caller
+            .audit(
+                &mut c,
+                "remote_consultation.read",
+                "patient",
+                &r.patient_id,
+                "treating_practitioner",
+                None,
+            )
+            .await?;
         out.push(rc_view(&mut c, &r).await?);
     }
     Ok(out)

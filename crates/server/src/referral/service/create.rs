@@ -196,16 +196,16 @@ pub async fn create(
         now,
     )
     .await?;
-    record(
-        &mut tx,
-        caller,
-        "referral.create",
-        "referral",
-        &id,
-        "treating_practitioner",
-        Some(&from_org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "referral.create",
+            "referral",
+            &id,
+            "treating_practitioner",
+            Some(&from_org_id),
+        )
+        .await?;
     let row = store::referral(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::internal("referral vanished"))?;

@@ -36,21 +36,6 @@ fn opt(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-pub(crate) async fn record(
-    c: &mut AnyConnection,
-    caller: &Caller,
-    action: &str,
-    subject_type: &str,
-    subject_id: &str,
-    ground: &str,
-    org_id: Option<&str>,
-) -> ApiResult<()> {
-    caller
-        .audit(c, action, subject_type, subject_id, ground, org_id)
-        .await?;
-    Ok(())
-}
-
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NewReferralInput {
     /// `up` (default: community to upper hospital) or `down`.

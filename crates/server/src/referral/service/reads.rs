@@ -16,16 +16,16 @@ pub async fn read(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Refe
         is_treating: party.is_some(),
     };
     let ground = patient_read_ground(&caller.roles(), &rel).map_err(|_| ApiError::not_found())?;
-    record(
-        &mut c,
-        caller,
-        "referral.read",
-        "patient",
-        &r.patient_id,
-        ground.as_str(),
-        None,
-    )
-    .await?;
+    caller
+        .audit(
+            &mut c,
+            "referral.read",
+            "patient",
+            &r.patient_id,
+            ground.as_str(),
+            None,
+        )
+        .await?;
     let timeline = store::timeline(&mut c, id).await?;
     Ok(view(&r, party, timeline))
 }
@@ -50,16 +50,16 @@ pub async fn mine(state: &AppState, caller: &Caller) -> ApiResult<Vec<ReferralVi
             } else {
                 "guardian"
             };
-            record(
-                &mut c,
-                caller,
-                "referral.list",
-                "patient",
-                &r.patient_id,
-                ground,
-                None,
-            )
-            .await?;
+            caller
+                .audit(
+                    &mut c,
+                    "referral.list",
+                    "patient",
+                    &r.patient_id,
+                    ground,
+                    None,
+                )
+                .await?;
             audited.push(r.patient_id.clone());
         }
         out.push(view(&r, party, Vec::new()));
@@ -117,16 +117,16 @@ pub async fn exam_history(
         )
     })?;
     let rows = earlier_exams(state, &mut c, &consortium, &patient.id, exam, now_ms()).await?;
-    record(
-        &mut c,
-        caller,
-        "referral.exam_history",
-        "patient",
-        &patient.id,
-        "treating_practitioner",
-        None,
-    )
-    .await?;
+    caller
+        .audit(
+            &mut c,
+            "referral.exam_history",
+            "patient",
+            &patient.id,
+            "treating_practitioner",
+            None,
+        )
+        .await?;
     Ok(rows
         .into_iter()
         .map(|e| EarlierExamView {

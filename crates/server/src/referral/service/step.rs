@@ -227,16 +227,16 @@ pub async fn step(
         Party::Referrer => r.from_org_id.clone(),
         Party::Receiver => r.to_org_id.clone(),
     };
-    record(
-        &mut tx,
-        caller,
-        &format!("referral.{}", action.as_str()),
-        "referral",
-        &r.id,
-        "treating_practitioner",
-        Some(&org_for_audit),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            &format!("referral.{}", action.as_str()),
+            "referral",
+            &r.id,
+            "treating_practitioner",
+            Some(&org_for_audit),
+        )
+        .await?;
     let row = store::referral(&mut tx, &r.id)
         .await?
         .ok_or_else(|| ApiError::internal("referral vanished"))?;

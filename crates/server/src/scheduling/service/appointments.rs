@@ -11,16 +11,16 @@ pub async fn my_appointments(state: &AppState, caller: &Caller) -> ApiResult<Vec
     for a in &rows {
         if !seen.contains(&a.patient_id.as_str()) {
             seen.push(&a.patient_id);
-            record(
-                &mut c,
-                caller,
-                "appointment.read",
-                "patient",
-                &a.patient_id,
-                own_ground(caller, a),
-                None,
-            )
-            .await?;
+            caller
+                .audit(
+                    &mut c,
+                    "appointment.read",
+                    "patient",
+                    &a.patient_id,
+                    own_ground(caller, a),
+                    None,
+                )
+                .await?;
         }
     }
     Ok(rows.iter().map(appointment_view).collect())
@@ -37,16 +37,16 @@ pub async fn appointment(
         .await?
         .filter(|a| is_own(caller, a))
         .ok_or_else(ApiError::not_found)?;
-    record(
-        &mut c,
-        caller,
-        "appointment.read",
-        "patient",
-        &a.patient_id,
-        own_ground(caller, &a),
-        Some(&a.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut c,
+            "appointment.read",
+            "patient",
+            &a.patient_id,
+            own_ground(caller, &a),
+            Some(&a.org_id),
+        )
+        .await?;
     let mut view = appointment_view(&a);
     let now = now_ms();
     if a.status == "booked" && a.service_date == local_date(now).format("%Y-%m-%d").to_string() {
@@ -102,16 +102,16 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Ap
         now,
     )
     .await?;
-    record(
-        &mut tx,
-        caller,
-        "appointment.cancel",
-        "patient",
-        &a.patient_id,
-        "self",
-        Some(&a.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "appointment.cancel",
+            "patient",
+            &a.patient_id,
+            "self",
+            Some(&a.org_id),
+        )
+        .await?;
     let a = store::appointment(&mut tx, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -150,16 +150,16 @@ pub async fn attendance(
             "This appointment is no longer booked.",
         ));
     }
-    record(
-        &mut tx,
-        caller,
-        "appointment.attendance",
-        "patient",
-        &a.patient_id,
-        "treating",
-        Some(&a.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "appointment.attendance",
+            "patient",
+            &a.patient_id,
+            "treating",
+            Some(&a.org_id),
+        )
+        .await?;
     let a = store::appointment(&mut tx, id)
         .await?
         .ok_or_else(ApiError::not_found)?;

@@ -57,16 +57,16 @@ pub async fn doctor_day(
             continue;
         }
         let (late, no_show) = store::patient_record_counts(&mut c, &a.patient_id).await?;
-        record(
-            &mut c,
-            caller,
-            "appointment.read",
-            "patient",
-            &a.patient_id,
-            if is_self { "treating" } else { "admin" },
-            Some(&a.org_id),
-        )
-        .await?;
+        caller
+            .audit(
+                &mut c,
+                "appointment.read",
+                "patient",
+                &a.patient_id,
+                if is_self { "treating" } else { "admin" },
+                Some(&a.org_id),
+            )
+            .await?;
         appointments.push(DoctorAppointmentView {
             appointment: appointment_view(&a),
             late_cancellations: late,

@@ -368,21 +368,6 @@ async fn managed_doctor(
     }
 }
 
-async fn record(
-    c: &mut AnyConnection,
-    caller: &Caller,
-    action: &str,
-    subject_type: &str,
-    subject_id: &str,
-    ground: &str,
-    org_id: Option<&str>,
-) -> ApiResult<()> {
-    caller
-        .audit(c, action, subject_type, subject_id, ground, org_id)
-        .await?;
-    Ok(())
-}
-
 /// Whose slots: the doctor, where, and from which template (if any).
 struct Owner<'a> {
     doctor_id: &'a str,

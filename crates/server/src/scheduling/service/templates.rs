@@ -41,16 +41,16 @@ pub async fn create_template(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let created = extend_template(&mut tx, &state.settings.scheduling, &t, now).await?;
-    record(
-        &mut tx,
-        caller,
-        "schedule.template.create",
-        "schedule_template",
-        &id,
-        "admin",
-        Some(&t.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "schedule.template.create",
+            "schedule_template",
+            &id,
+            "admin",
+            Some(&t.org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(ScheduleChange {
         template: Some(template_view(&t)),
@@ -194,16 +194,16 @@ pub async fn change_template(
         .format("%Y-%m-%d")
         .to_string();
     store::set_generated_until(&mut tx, template_id, &until).await?;
-    record(
-        &mut tx,
-        caller,
-        "schedule.template.change",
-        "schedule_template",
-        template_id,
-        "admin",
-        Some(&t.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "schedule.template.change",
+            "schedule_template",
+            template_id,
+            "admin",
+            Some(&t.org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(change)
 }
@@ -240,16 +240,16 @@ pub async fn remove_template(
             withdraw_with_notice(state, &mut tx, &s, "schedule_changed", now).await?;
         change.slots_withdrawn += 1;
     }
-    record(
-        &mut tx,
-        caller,
-        "schedule.template.remove",
-        "schedule_template",
-        template_id,
-        "admin",
-        Some(&t.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "schedule.template.remove",
+            "schedule_template",
+            template_id,
+            "admin",
+            Some(&t.org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(change)
 }
@@ -322,16 +322,16 @@ pub async fn add_extra_hours(
             "These hours add no slot: they have passed or the doctor already has slots then.",
         ));
     }
-    record(
-        &mut tx,
-        caller,
-        "schedule.extra_hours",
-        "practitioner",
-        doctor_id,
-        "admin",
-        Some(&input.org_id),
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "schedule.extra_hours",
+            "practitioner",
+            doctor_id,
+            "admin",
+            Some(&input.org_id),
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(change)
 }
@@ -401,16 +401,16 @@ pub async fn take_leave(
             return Err(ApiError::not_found());
         }
     }
-    record(
-        &mut tx,
-        caller,
-        "schedule.leave",
-        "practitioner",
-        doctor_id,
-        "admin",
-        None,
-    )
-    .await?;
+    caller
+        .audit(
+            &mut tx,
+            "schedule.leave",
+            "practitioner",
+            doctor_id,
+            "admin",
+            None,
+        )
+        .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(change)
 }
