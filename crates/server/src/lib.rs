@@ -3,6 +3,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod consultation;
 pub mod crypto;
 pub mod demo;

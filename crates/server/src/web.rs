@@ -8,12 +8,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use chrono::TimeZone;
-use chrono_tz::Asia::Shanghai;
 use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::auth::{Caller, cookie, resolve};
+pub use crate::clock::shanghai_time;
 use crate::error::{ApiError, ApiResult};
 use crate::i18n::{Lang, Tr};
 use crate::state::AppState;
@@ -176,15 +175,6 @@ impl<T: Millis + ?Sized> Millis for &T {
     fn ms(&self) -> i64 {
         (**self).ms()
     }
-}
-
-/// Shanghai wall-clock time for display; storage stays UTC milliseconds.
-pub fn shanghai_time(ms: i64) -> String {
-    Shanghai
-        .timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
 }
 
 async fn app_js() -> impl IntoResponse {

@@ -13,8 +13,9 @@ use ihos_domain::identity::may_practise_online;
 use ihos_store::{identity, org};
 
 use super::service::{self, ConsultationView, QueueEntry, Side};
+use crate::clock::today_in_shanghai;
 use crate::error::ApiResult;
-use crate::identity::service::{self as id_service, today_in_shanghai};
+use crate::identity::service as id_service;
 use crate::state::AppState;
 use crate::web::{Frame, SignedIn, render, shanghai_time};
 

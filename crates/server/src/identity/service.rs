@@ -1,8 +1,6 @@
 //! Identity use cases: patient sign-up, dependants, login, profiles and
 //! audited patient reads.
 
-use chrono::{NaiveDate, Utc};
-use chrono_tz::Asia::Shanghai;
 use ihos_domain::ErrorCode;
 use ihos_domain::access::{Relationship, patient_read_ground};
 use ihos_domain::identity::{ADULT_AGE, age_on, mask_phone};
@@ -13,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
+use crate::clock::today_in_shanghai;
 use crate::crypto::{self, token_hash};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -91,10 +90,6 @@ pub struct RoleView {
 }
 
 const RELATIONS: [&str; 4] = ["father", "mother", "grandparent", "legal_guardian"];
-
-pub fn today_in_shanghai() -> NaiveDate {
-    Utc::now().with_timezone(&Shanghai).date_naive()
-}
 
 fn sex_of(id: &ResidentId) -> &'static str {
     if id.is_male() { "male" } else { "female" }

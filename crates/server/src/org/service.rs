@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
+use crate::clock::today_in_shanghai;
 use crate::error::{ApiError, ApiResult};
-use crate::identity::service::{hash_password, insert_login_account, today_in_shanghai};
+use crate::identity::service::{hash_password, insert_login_account};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -69,7 +69,7 @@ pub async fn load(state: &AppState) -> ApiResult<()> {
         )
         .await?;
     }
-    let today = crate::identity::service::today_in_shanghai();
+    let today = crate::clock::today_in_shanghai();
     for day in 1..=7 {
         let date = (today + Duration::days(day)).format("%Y-%m-%d").to_string();
         for (exam, start) in [("ct", "09:00"), ("ct", "14:00"), ("mri", "10:00")] {

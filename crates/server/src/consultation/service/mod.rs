@@ -28,8 +28,8 @@ use utoipa::ToSchema;
 
 use super::chat::RoomEvent;
 use crate::auth::Caller;
+use crate::clock::today_in_shanghai;
 use crate::error::{ApiError, ApiResult};
-use crate::identity::service::today_in_shanghai;
 use crate::state::AppState;
 use axum::http::StatusCode;
 

@@ -22,8 +22,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
+use crate::clock::today_in_shanghai;
 use crate::error::{ApiError, ApiResult};
-use crate::identity::service::today_in_shanghai;
 use crate::state::AppState;
 
 mod catalogue;

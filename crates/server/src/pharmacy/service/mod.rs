@@ -22,9 +22,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
+use crate::clock::today_in_shanghai;
 use crate::consultation::service::{Side, load_for};
 use crate::error::{ApiError, ApiResult};
-use crate::identity::service::today_in_shanghai;
 use crate::payment::service::{self as pay, OrderItemInput, OrderView, Visit};
 use crate::state::AppState;
 
