@@ -417,6 +417,9 @@ error_codes! {
     Forbidden => "forbidden",
         "您没有执行此操作的权限。",
         "You may not do this.";
+    CrossSiteRequest => "cross_site_request",
+        "此操作只能在本平台的页面上进行；来自其他网站或页面的请求已被拒绝。",
+        "This can only be done from this platform's own pages; a request from another site or page was refused.";
     InternalError => "internal_error",
         "系统繁忙，请稍后重试；本次未保存任何数据。",
         "Something went wrong; nothing was saved. Please try again.";

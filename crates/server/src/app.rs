@@ -175,6 +175,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(limited)
         .merge(dicom)
+        .layer(middleware::from_fn(crate::auth::same_origin_writes))
         .layer(middleware::from_fn(crate::error::localize))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(track_metrics))

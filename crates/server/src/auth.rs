@@ -2,10 +2,12 @@
 //! (API) or the `ihos_session` cookie (UI), resolved to an account and its
 //! role grants.
 
-use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use ihos_domain::Role;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ihos_domain::{ErrorCode, Role};
 use ihos_store::now_ms;
 use ihos_store::session::{self, SessionCaller};
 
@@ -157,5 +159,102 @@ impl FromRequestParts<AppState> for MaybeCaller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         Ok(MaybeCaller(resolve(state, &parts.headers).await?))
+    }
+}
+
+/// Requests that change something and carry the session cookie must come
+/// from our own pages. A browser says where a request comes from
+/// (`Sec-Fetch-Site`, else `Origin`); a page on another origin, even on
+/// another port of this host, is refused before any handler runs. A bearer
+/// token is never attached by a browser on its own, so API clients that
+/// send one are not affected, nor are requests without the cookie
+/// (provider callbacks).
+pub async fn same_origin_writes(req: Request, next: Next) -> Response {
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if unsafe_method && cookie_session(req.headers()) && !from_own_origin(req.headers()) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::CrossSiteRequest,
+            "A state-changing request authenticated by the session cookie came from another origin.",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// The session comes from the cookie, not from an `Authorization` header.
+fn cookie_session(headers: &HeaderMap) -> bool {
+    !headers.contains_key(axum::http::header::AUTHORIZATION)
+        && cookie(headers, SESSION_COOKIE).is_some()
+}
+
+fn from_own_origin(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        // `none`: the user's own action (typed address, bookmark).
+        return matches!(site, "same-origin" | "none");
+    }
+    match (text("origin"), text("host")) {
+        (Some(origin), Some(host)) => origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .is_some_and(|o| o.eq_ignore_ascii_case(host)),
+        (Some(_), None) => false,
+        // Neither header: not a browser's cross-site request.
+        (None, _) => true,
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().expect("header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn only_our_own_origin_passes() {
+        assert!(from_own_origin(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(!from_own_origin(&headers(&[(
+            "sec-fetch-site",
+            "same-site"
+        )])));
+        assert!(!from_own_origin(&headers(&[(
+            "sec-fetch-site",
+            "cross-site"
+        )])));
+        let own = [
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+        ];
+        assert!(from_own_origin(&headers(&own)));
+        let other_port = [
+            ("origin", "http://127.0.0.1:9999"),
+            ("host", "127.0.0.1:8080"),
+        ];
+        assert!(!from_own_origin(&headers(&other_port)));
+        assert!(!from_own_origin(&headers(&[
+            ("origin", "null"),
+            ("host", "a")
+        ])));
+        assert!(from_own_origin(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn only_a_cookie_session_is_checked() {
+        assert!(cookie_session(&headers(&[("cookie", "ihos_session=abc")])));
+        assert!(!cookie_session(&headers(&[
+            ("cookie", "ihos_session=abc"),
+            ("authorization", "Bearer abc"),
+        ])));
+        assert!(!cookie_session(&headers(&[("cookie", "ihos_lang=en")])));
     }
 }

@@ -420,6 +420,62 @@ async fn cancelling_before_the_cut_off_refunds_in_full_and_gives_the_seat_back()
     assert_error(theirs, StatusCode::NOT_FOUND, "not_found").await;
 }
 
+/// A cancel posted with the patient's session cookie from a page on another
+/// origin (another port of the same host counts) is refused and changes
+/// nothing; the same request from the platform's own page goes through.
+#[tokio::test]
+async fn a_page_on_another_origin_cannot_cancel_a_booking_with_the_patients_cookie() {
+    let c = clinic().await;
+    let slot = c.one_slot(&day(3), "10:00", 1).await;
+    let p = c.app.sign_up_patient("孙八").await;
+    let booked: Value = c.book(&p.session, &slot).await.json().await.unwrap();
+    let cancel = c
+        .app
+        .url(&format!("/api/v1/appointments/{}/cancel", s(&booked["id"])));
+    let own_origin = c.app.url("").trim_end_matches('/').to_string();
+    let cookie = format!("ihos_session={}", p.session.token);
+    let client = reqwest::Client::new();
+    let from = |headers: &[(&'static str, &str)]| {
+        let mut req = client.post(&cancel).header("cookie", &cookie);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+
+    let other_port = "http://127.0.0.1:1";
+    for headers in [
+        vec![("origin", other_port), ("sec-fetch-site", "same-site")],
+        vec![
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        // An older browser that sends only Origin.
+        vec![("origin", other_port)],
+    ] {
+        let refused = from(&headers).await.unwrap();
+        assert_error(refused, StatusCode::FORBIDDEN, "cross_site_request").await;
+    }
+    let still: Value = c
+        .app
+        .get(
+            &format!("/api/v1/appointments/{}", s(&booked["id"])),
+            Some(&p.session),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["status"], "booked", "{still}");
+
+    let ok = from(&[("origin", &own_origin), ("sec-fetch-site", "same-origin")])
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let cancelled: Value = ok.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+}
+
 #[tokio::test]
 async fn cancelling_after_the_cut_off_counts_as_late_without_refund() {
     // A cut-off of 30 days makes a booking three days ahead "late".
