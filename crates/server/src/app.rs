@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -207,7 +207,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus figures: to a scraper on this machine, or to one that sends
+/// the configured `metrics_token`; anyone else gets 404, like any route they
+/// may not see.
+async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if !may_scrape(&state, peer, &headers) {
+        return crate::error::ApiError::not_found().into_response();
+    }
     match state.metrics.get() {
         Some(h) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -219,6 +229,47 @@ async fn metrics(State(state): State<AppState>) -> Response {
             "metrics recorder not installed",
         )
             .into_response(),
+    }
+}
+
+fn may_scrape(state: &AppState, peer: SocketAddr, headers: &axum::http::HeaderMap) -> bool {
+    use secrecy::ExposeSecret;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    scrape_allowed(
+        state.settings.metrics_token.expose_secret(),
+        peer.ip(),
+        authorization,
+    )
+}
+
+/// Loopback may always scrape; another address only with the configured
+/// token (none configured: nobody else).
+fn scrape_allowed(token: &str, peer: std::net::IpAddr, authorization: Option<&str>) -> bool {
+    let bearer = authorization.and_then(|v| v.strip_prefix("Bearer "));
+    match bearer {
+        Some(given) if !token.is_empty() => crate::crypto::same_secret(given.trim(), token),
+        _ => peer.is_loopback(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrape_allowed;
+
+    #[test]
+    fn metrics_go_to_loopback_or_to_the_token_holder() {
+        let here = "127.0.0.1".parse().unwrap();
+        let away = "10.1.2.3".parse().unwrap();
+        assert!(scrape_allowed("", here, None));
+        assert!(!scrape_allowed("", away, None));
+        assert!(!scrape_allowed("", away, Some("Bearer anything")));
+        assert!(scrape_allowed("s3cret", away, Some("Bearer s3cret")));
+        assert!(!scrape_allowed("s3cret", away, Some("Bearer wrong")));
+        assert!(!scrape_allowed("s3cret", away, None));
+        // A wrong token is refused even from loopback.
+        assert!(!scrape_allowed("s3cret", here, Some("Bearer wrong")));
     }
 }
 

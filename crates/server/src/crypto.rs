@@ -82,6 +82,12 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Whether a presented secret equals the configured one. Comparing their
+/// hashes keeps the time taken independent of where they first differ.
+pub fn same_secret(given: &str, configured: &str) -> bool {
+    token_hash(given) == token_hash(configured)
+}
+
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
     let salt = SaltString::generate(&mut OsRng);

@@ -53,6 +53,9 @@ pub struct Settings {
     pub log_format: String,
     /// Mark session cookies `Secure` (behind HTTPS).
     pub secure_cookies: bool,
+    /// `/metrics` answers other addresses than loopback only with
+    /// `Authorization: Bearer <metrics_token>`; empty: loopback only.
+    pub metrics_token: SecretString,
     /// Booking rules: release time, per-day limit, cancellation cut-off.
     pub scheduling: ihos_domain::scheduling::Policy,
     /// Where notifications go besides the in-app inbox: `log` (development)
@@ -95,6 +98,7 @@ impl Default for Settings {
             database_url: "sqlite://data/ihos.db".into(),
             max_connections: 16,
             bind: "127.0.0.1:8080".into(),
+            metrics_token: SecretString::default(),
             data_key: SecretString::default(),
             key_file: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),

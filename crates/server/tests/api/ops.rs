@@ -57,3 +57,27 @@ async fn pages_speak_chinese_by_default_and_english_on_request() {
         "home redirects to login when logged out"
     );
 }
+
+/// With a metrics token set, a scraper that presents a wrong token gets the
+/// same 404 as a stranger; the local scraper without a token is served
+/// (here 503: the test server installs no recorder).
+#[tokio::test]
+async fn metrics_refuse_a_wrong_token() {
+    let app = spawn_app_with(|s| s.metrics_token = "scrape-key".to_string().into()).await;
+    let wrong = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth("not-the-key")
+        .send()
+        .await
+        .unwrap();
+    assert_error(wrong, StatusCode::NOT_FOUND, "not_found").await;
+    let local = app.get("/metrics", None).await;
+    assert_eq!(local.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let right = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
